@@ -1,0 +1,44 @@
+import type { ArgsDef, CommandDef, CommandMeta } from "citty";
+
+/** A command with everything resolved, so help, validation and completions share one view. */
+export interface ResolvedCommand {
+  name: string;
+  meta: CommandMeta;
+  args: ArgsDef;
+  subCommands: Map<string, ResolvedCommand>;
+  def: CommandDef<any>;
+}
+
+async function value<T>(v: T | Promise<T> | (() => T | Promise<T>) | undefined): Promise<T | undefined> {
+  return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
+}
+
+/** Resolves lazily imported subcommands recursively (all of them: completions need the whole tree). */
+export async function resolveTree(def: CommandDef<any>, name: string): Promise<ResolvedCommand> {
+  const meta = (await value(def.meta)) ?? {};
+  const args = ((await value(def.args)) ?? {}) as ArgsDef;
+  const subs = ((await value(def.subCommands)) ?? {}) as Record<string, unknown>;
+  const subCommands = new Map<string, ResolvedCommand>();
+  for (const [subName, sub] of Object.entries(subs)) {
+    const subDef = (await value(sub as CommandDef<any>)) as CommandDef<any>;
+    subCommands.set(subName, await resolveTree(subDef, subName));
+  }
+  return { name: meta.name ?? name, meta, args, subCommands, def };
+}
+
+/** The flags a command accepts, long names with their aliases, as typed on a command line. */
+export function flagNames(cmd: ResolvedCommand): string[] {
+  const out: string[] = ["--help"];
+  for (const [name, arg] of Object.entries(cmd.args)) {
+    if (arg.type === "positional") continue;
+    out.push(`--${kebab(name)}`);
+    if (arg.type === "boolean") out.push(`--no-${kebab(name)}`);
+    const aliases = "alias" in arg && arg.alias ? (Array.isArray(arg.alias) ? arg.alias : [arg.alias]) : [];
+    for (const a of aliases) out.push(a.length === 1 ? `-${a}` : `--${a}`);
+  }
+  return out;
+}
+
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
