@@ -11,6 +11,7 @@ export const rootCommand = defineCommand({
     gateway: () => import("./gateway.ts").then((m) => m.default),
     relay: () => import("./relay.ts").then((m) => m.default),
     portal: () => import("./portal.ts").then((m) => m.default),
+    admin: () => import("./admin.ts").then((m) => m.default),
     perf: () => import("./perf.ts").then((m) => m.default),
     completions: () => import("./completions.ts").then((m) => m.default),
     version: () => import("./version.ts").then((m) => m.default),

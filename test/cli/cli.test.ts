@@ -28,7 +28,7 @@ describe("command line", () => {
   });
 
   test("--help works on every command", () => {
-    for (const cmd of ["connect", "status", "logs", "gateway", "relay", "portal", "perf", "completions", "version"]) {
+    for (const cmd of ["connect", "status", "logs", "gateway", "relay", "portal", "admin", "perf", "completions", "version"]) {
       const r = run(cmd, "--help");
       expect(r.code).toBe(0);
       expect(r.out).toContain(`firezone ${cmd}`);
