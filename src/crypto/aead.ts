@@ -1,0 +1,30 @@
+/** ChaCha20-Poly1305 (RFC 8439) under one fixed 32-byte key, the WireGuard data-path AEAD. */
+export interface AeadKey {
+  /** Encrypts buf[off, off+len) in place and writes the 16-byte tag right after it.
+   *  Nonce = 4 zero bytes || counter as u64 little-endian (WireGuard). Returns len + 16,
+   *  or -1 when the range does not fit in `buf` or the key was disposed (never throws). */
+  seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
+  /** Verifies and decrypts buf[off, off+len) (len includes the 16-byte tag) in place.
+   *  Returns the plaintext length, or -1 when authentication fails (never throws). */
+  open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
+  /** Zeroes the key and frees native state; seal/open return -1 afterwards. */
+  dispose(): void;
+}
+
+export const KEY_LENGTH = 32;
+export const TAG_LENGTH = 16;
+export const NONCE_LENGTH = 12;
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/**
+ * Writes the WireGuard nonce (4 zero bytes || counter as u64 LE) into a 12-byte view.
+ * Two u32 writes instead of setBigUint64 so no BigInt is allocated per packet; counters are
+ * JS numbers, exact up to 2^53, far past WireGuard's REJECT_AFTER_MESSAGES (2^64 - 2^13 - 1
+ * is never reached in practice: keys rotate after 2 minutes).
+ */
+export function writeNonce(view: DataView, counter: number): void {
+  view.setUint32(0, 0, true);
+  view.setUint32(4, counter >>> 0, true);
+  view.setUint32(8, Math.floor(counter / TWO_POW_32) >>> 0, true);
+}

@@ -1,0 +1,84 @@
+import { chacha20 } from "@noble/ciphers/chacha.js";
+import { poly1305 } from "@noble/ciphers/_poly1305.js";
+import type { AeadKey } from "./aead.ts";
+import { TAG_LENGTH, writeNonce } from "./aead.ts";
+
+const PAD = new Uint8Array(16);
+
+/**
+ * ChaCha20-Poly1305 (RFC 8439 §2.8) in pure JS on @noble/ciphers' primitives, in place.
+ * Built from `chacha20` + `poly1305` rather than noble's one-shot AEAD so that seal/open work on
+ * the caller's buffer without copies; the only per-call allocation left is noble's Poly1305 state.
+ */
+export class NobleAeadKey implements AeadKey {
+  private readonly key = new Uint8Array(32);
+  private readonly nonce = new Uint8Array(12);
+  private readonly nonceView = new DataView(this.nonce.buffer);
+  private readonly polyKey = new Uint8Array(64);
+  private readonly lengths = new Uint8Array(16);
+  private readonly lengthsView = new DataView(this.lengths.buffer);
+  private readonly tag = new Uint8Array(16);
+  private disposed = false;
+
+  constructor(key: Uint8Array) {
+    if (key.length !== 32) throw new RangeError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
+    this.key.set(key);
+  }
+
+  seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (!this.check(buf, off, len + TAG_LENGTH)) return -1;
+    this.setNonce(counter);
+    const data = buf.subarray(off, off + len);
+    chacha20(this.key, this.nonce, data, data, 1);
+    this.computeTag(data, aad);
+    buf.set(this.tag, off + len);
+    return len + TAG_LENGTH;
+  }
+
+  open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (len < TAG_LENGTH || !this.check(buf, off, len)) return -1;
+    const ctLen = len - TAG_LENGTH;
+    this.setNonce(counter);
+    const data = buf.subarray(off, off + ctLen);
+    this.computeTag(data, aad);
+    let diff = 0;
+    const t = off + ctLen;
+    for (let i = 0; i < TAG_LENGTH; i++) diff |= this.tag[i] ^ buf[t + i];
+    if (diff !== 0) return -1;
+    chacha20(this.key, this.nonce, data, data, 1);
+    return ctLen;
+  }
+
+  dispose(): void {
+    this.key.fill(0);
+    this.polyKey.fill(0);
+    this.disposed = true;
+  }
+
+  private check(buf: Uint8Array, off: number, need: number): boolean {
+    return !this.disposed && off >= 0 && need >= 0 && off + need <= buf.length;
+  }
+
+  private setNonce(counter: number): void {
+    writeNonce(this.nonceView, counter);
+  }
+
+  private computeTag(ciphertext: Uint8Array, aad: Uint8Array | undefined): void {
+    this.polyKey.fill(0);
+    chacha20(this.key, this.nonce, this.polyKey, this.polyKey, 0);
+    const h = poly1305.create(this.polyKey.subarray(0, 32));
+    const aadLen = aad ? aad.length : 0;
+    if (aad && aadLen > 0) {
+      h.update(aad);
+      if (aadLen % 16) h.update(PAD.subarray(aadLen % 16));
+    }
+    h.update(ciphertext);
+    if (ciphertext.length % 16) h.update(PAD.subarray(ciphertext.length % 16));
+    this.lengthsView.setUint32(0, aadLen, true);
+    this.lengthsView.setUint32(4, 0, true);
+    this.lengthsView.setUint32(8, ciphertext.length, true);
+    this.lengthsView.setUint32(12, 0, true);
+    h.update(this.lengths);
+    h.digestInto(this.tag);
+  }
+}

@@ -1,0 +1,110 @@
+import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
+import { x25519 as nobleCurve } from "@noble/curves/ed25519.js";
+import { CryptoError, requireLength } from "./errors.ts";
+import { randomBytes } from "./random.ts";
+
+/** One implementation of X25519 (RFC 7748). Private keys are raw 32-byte scalars (clamped on use). */
+export interface X25519Impl {
+  readonly name: "node" | "noble";
+  publicKey(privateKey: Uint8Array): Uint8Array;
+  /** The 32-byte shared secret; throws CryptoError when it would be all zero (low-order point). */
+  sharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
+  return acc === 0;
+}
+
+const LOW_ORDER = "X25519 shared secret is all zero (low-order public key)";
+
+/** @noble/curves: portable, ~1k DH/s here. The oracle in tests. */
+export const nobleX25519: X25519Impl = {
+  name: "noble",
+  publicKey(privateKey) {
+    requireLength("X25519 private key", privateKey, 32);
+    return nobleCurve.getPublicKey(privateKey);
+  },
+  sharedSecret(privateKey, publicKey) {
+    requireLength("X25519 private key", privateKey, 32);
+    requireLength("X25519 public key", publicKey, 32);
+    let out: Uint8Array;
+    try {
+      out = nobleCurve.getSharedSecret(privateKey, publicKey);
+    } catch {
+      throw new CryptoError(LOW_ORDER);
+    }
+    if (isZero(out)) throw new CryptoError(LOW_ORDER);
+    return out;
+  },
+};
+
+// RFC 8410 DER wrappers around a raw X25519 key: PKCS#8 for private, SPKI for public.
+const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+
+function privateKeyObject(raw: Uint8Array): KeyObject {
+  const der = new Uint8Array(PKCS8_PREFIX.length + 32);
+  der.set(PKCS8_PREFIX);
+  der.set(raw, PKCS8_PREFIX.length);
+  try {
+    return createPrivateKey({ key: Buffer.from(der.buffer), format: "der", type: "pkcs8" });
+  } finally {
+    der.fill(0);
+  }
+}
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  const der = new Uint8Array(SPKI_PREFIX.length + 32);
+  der.set(SPKI_PREFIX);
+  der.set(raw, SPKI_PREFIX.length);
+  return createPublicKey({ key: Buffer.from(der.buffer), format: "der", type: "spki" });
+}
+
+/**
+ * Bun's native node:crypto (BoringSSL): ~20x noble. KeyObjects are rebuilt from the raw bytes on
+ * each call; a handshake does a handful of DH operations, so there is no cache to invalidate.
+ */
+export const nodeX25519: X25519Impl = {
+  name: "node",
+  publicKey(privateKey) {
+    requireLength("X25519 private key", privateKey, 32);
+    const spki = createPublicKey(privateKeyObject(privateKey)).export({ format: "der", type: "spki" });
+    return new Uint8Array(spki.subarray(spki.length - 32));
+  },
+  sharedSecret(privateKey, publicKey) {
+    requireLength("X25519 private key", privateKey, 32);
+    requireLength("X25519 public key", publicKey, 32);
+    let out: Uint8Array;
+    try {
+      out = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
+    } catch {
+      // BoringSSL refuses an all-zero result itself; report it the same way noble does here.
+      throw new CryptoError(LOW_ORDER);
+    }
+    if (isZero(out)) throw new CryptoError(LOW_ORDER);
+    return new Uint8Array(out);
+  },
+};
+
+/** Whether Bun's node:crypto does X25519 on this build (probed once with a real exchange). */
+export function nodeX25519Works(): boolean {
+  try {
+    const a = randomBytes(32);
+    const b = randomBytes(32);
+    const ab = nodeX25519.sharedSecret(a, nodeX25519.publicKey(b));
+    const ba = nodeX25519.sharedSecret(b, nodeX25519.publicKey(a));
+    return ab.length === 32 && Buffer.compare(ab, ba) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A fresh key pair; the private key is clamped as `wg genkey` does. */
+export function generateKeyPair(impl: X25519Impl): { privateKey: Uint8Array; publicKey: Uint8Array } {
+  const privateKey = randomBytes(32);
+  privateKey[0] &= 248;
+  privateKey[31] = (privateKey[31] & 127) | 64;
+  return { privateKey, publicKey: impl.publicKey(privateKey) };
+}
