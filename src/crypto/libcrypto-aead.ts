@@ -1,0 +1,104 @@
+import { ptr, type Pointer } from "bun:ffi";
+import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type LibcryptoHandle } from "../../ffi/libcrypto.ts";
+import { type AeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { CryptoError } from "./errors.ts";
+
+/** Frees the EVP contexts of keys that were dropped without dispose(). */
+const finalizer = new FinalizationRegistry<{ lib: LibcryptoHandle; ctxs: Pointer[] }>(({ lib, ctxs }) => {
+  for (const c of ctxs) lib.sym.EVP_CIPHER_CTX_free(c);
+});
+
+export interface LibcryptoAeadOptions {
+  /** One EVP context for both directions instead of one each (measured in bench/crypto.ts). */
+  sharedContext?: boolean;
+}
+
+/**
+ * ChaCha20-Poly1305 through OpenSSL's EVP with contexts keyed once and reused: per packet only
+ * the nonce is set (`EncryptInit_ex(ctx, NULL, NULL, NULL, nonce)`), then Update, Final and the
+ * tag ctrl — four FFI calls and no allocation. The nonce and the out-length int live in pinned
+ * memory (an explicit ArrayBuffer) owned by this object, since their addresses go to C.
+ */
+export class LibcryptoAeadKey implements AeadKey {
+  // [0,12) nonce, [12,16) out-length int. Explicit ArrayBuffer: never moves (bun-lab §0).
+  private readonly scratch = new Uint8Array(new ArrayBuffer(16));
+  private readonly nonceView = new DataView(this.scratch.buffer, 0, 12);
+  private readonly noncePtr: Pointer;
+  private readonly outlPtr: Pointer;
+  private readonly enc: Pointer;
+  private readonly dec: Pointer;
+  private readonly shared: boolean;
+  private disposed = false;
+  private readonly token = {};
+
+  constructor(private readonly lib: LibcryptoHandle, key: Uint8Array, opts: LibcryptoAeadOptions = {}) {
+    if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
+    const s = lib.sym;
+    this.noncePtr = ptr(this.scratch, 0);
+    this.outlPtr = ptr(this.scratch, 12);
+    this.shared = opts.sharedContext === true;
+    const cipher = s.EVP_chacha20_poly1305() as Pointer | null;
+    const k = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
+    k.set(key);
+    const enc = s.EVP_CIPHER_CTX_new() as Pointer | null;
+    const dec = this.shared ? enc : (s.EVP_CIPHER_CTX_new() as Pointer | null);
+    if (!enc || !dec) throw new CryptoError("EVP_CIPHER_CTX_new failed");
+    this.enc = enc;
+    this.dec = dec;
+    const ctxs = this.shared ? [enc] : [enc, dec];
+    const ok1 = s.EVP_EncryptInit_ex(enc, cipher, null, ptr(k), null);
+    const ok2 = this.shared ? 1 : s.EVP_DecryptInit_ex(dec, cipher, null, ptr(k), null);
+    k.fill(0);
+    if (ok1 !== 1 || ok2 !== 1) {
+      for (const c of ctxs) s.EVP_CIPHER_CTX_free(c);
+      throw new CryptoError("EVP_*Init_ex with the ChaCha20-Poly1305 key failed");
+    }
+    finalizer.register(this, { lib, ctxs }, this.token);
+  }
+
+  seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (this.disposed || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
+    const s = this.lib.sym;
+    const ctx = this.enc;
+    writeNonce(this.nonceView, counter);
+    if (s.EVP_EncryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
+    if (aad !== undefined && aad.length > 0 && s.EVP_EncryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
+    const p = (ptr(buf) + off) as Pointer;
+    if (len > 0 && s.EVP_EncryptUpdate(ctx, p, this.outlPtr, p, len) !== 1) return -1;
+    const t = (p + len) as Pointer;
+    if (s.EVP_EncryptFinal_ex(ctx, t, this.outlPtr) !== 1) return -1;
+    if (s.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LENGTH, t) !== 1) return -1;
+    return len + TAG_LENGTH;
+  }
+
+  /** On -1 the ciphertext range holds zeros (OpenSSL decrypts before the tag is checked). */
+  open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (this.disposed || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
+    const s = this.lib.sym;
+    const ctx = this.dec;
+    const ctLen = len - TAG_LENGTH;
+    writeNonce(this.nonceView, counter);
+    if (s.EVP_DecryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
+    if (aad !== undefined && aad.length > 0 && s.EVP_DecryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
+    const p = (ptr(buf) + off) as Pointer;
+    const t = (p + ctLen) as Pointer;
+    if (ctLen > 0 && s.EVP_DecryptUpdate(ctx, p, this.outlPtr, p, ctLen) !== 1) return this.fail(buf, off, ctLen);
+    if (s.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LENGTH, t) !== 1) return this.fail(buf, off, ctLen);
+    if (s.EVP_DecryptFinal_ex(ctx, t, this.outlPtr) !== 1) return this.fail(buf, off, ctLen);
+    return ctLen;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    finalizer.unregister(this.token);
+    // EVP_CIPHER_CTX_free cleanses the key schedule inside the context.
+    this.lib.sym.EVP_CIPHER_CTX_free(this.enc);
+    if (!this.shared) this.lib.sym.EVP_CIPHER_CTX_free(this.dec);
+  }
+
+  private fail(buf: Uint8Array, off: number, ctLen: number): number {
+    buf.fill(0, off, off + ctLen);
+    return -1;
+  }
+}
