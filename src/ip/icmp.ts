@@ -1,0 +1,51 @@
+// ICMP (RFC 792) and ICMPv6 (RFC 4443) echo messages. One builder for both families, picked by
+// the addresses, because callers (ping probes, interop tests) care about "an echo", not the family.
+import {
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER_LEN,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_ECHO_REQUEST,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+} from "./constants.ts";
+import type { BuildError } from "./drop-reason.ts";
+import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
+import { fillTransportChecksumRaw } from "./l4-checksum.ts";
+
+export const ICMP_OFF_TYPE = 0;
+export const ICMP_OFF_CODE = 1;
+export const ICMP_OFF_CHECKSUM = 2;
+export const ICMP_OFF_ID = 4;
+export const ICMP_OFF_SEQ = 6;
+
+/** Writes an echo request (or reply) with valid checksums; returns the packet length. */
+export function buildIcmpEcho(
+  out: Uint8Array,
+  off: number,
+  src: Addr,
+  dst: Addr,
+  request: boolean,
+  id: number,
+  seq: number,
+  payload: Uint8Array,
+  ttl = 64,
+): number | BuildError {
+  const fam = addrFamily(src);
+  const hl = fam === 0 ? 0 : builtHeaderLen(fam);
+  const l4Len = ICMP_HEADER_LEN + payload.length;
+  const f = checkBuild(out, off, src, dst, hl + l4Len);
+  if (typeof f === "string") return f;
+  const protocol = f === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+  writeIpHeader(out, off, f, src, dst, protocol, l4Len, ttl);
+  const i = off + hl;
+  out[i] = f === 4 ? (request ? ICMP_ECHO_REQUEST : ICMP_ECHO_REPLY) : request ? ICMPV6_ECHO_REQUEST : ICMPV6_ECHO_REPLY;
+  out[i + 1] = 0;
+  out[i + 4] = (id >>> 8) & 0xff;
+  out[i + 5] = id & 0xff;
+  out[i + 6] = (seq >>> 8) & 0xff;
+  out[i + 7] = seq & 0xff;
+  out.set(payload, i + ICMP_HEADER_LEN);
+  fillTransportChecksumRaw(out, off, f, protocol, i, l4Len);
+  return hl + l4Len;
+}

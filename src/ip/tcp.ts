@@ -1,0 +1,54 @@
+// TCP (RFC 9293) header layout and a segment builder (tests, RSTs, synthetic traffic).
+import { IPPROTO_TCP, TCP_MIN_HEADER_LEN } from "./constants.ts";
+import type { BuildError } from "./drop-reason.ts";
+import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
+import { fillTransportChecksumRaw } from "./l4-checksum.ts";
+import { writeU32 } from "./address.ts";
+
+export const TCP_OFF_SRC_PORT = 0;
+export const TCP_OFF_DST_PORT = 2;
+export const TCP_OFF_SEQ = 4;
+export const TCP_OFF_ACK = 8;
+export const TCP_OFF_DATA_OFFSET = 12;
+export const TCP_OFF_FLAGS = 13;
+export const TCP_OFF_WINDOW = 14;
+export const TCP_OFF_CHECKSUM = 16;
+
+/** Writes an IP+TCP segment (no options) with valid checksums; returns its length. */
+export function buildTcpPacket(
+  out: Uint8Array,
+  off: number,
+  src: Addr,
+  dst: Addr,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  flags: number,
+  window: number,
+  payload: Uint8Array,
+  ttl = 64,
+): number | BuildError {
+  const fam = addrFamily(src);
+  const hl = fam === 0 ? 0 : builtHeaderLen(fam);
+  const l4Len = TCP_MIN_HEADER_LEN + payload.length;
+  const f = checkBuild(out, off, src, dst, hl + l4Len);
+  if (typeof f === "string") return f;
+  writeIpHeader(out, off, f, src, dst, IPPROTO_TCP, l4Len, ttl);
+  const t = off + hl;
+  out[t] = srcPort >>> 8;
+  out[t + 1] = srcPort & 0xff;
+  out[t + 2] = dstPort >>> 8;
+  out[t + 3] = dstPort & 0xff;
+  writeU32(out, t + TCP_OFF_SEQ, seq >>> 0);
+  writeU32(out, t + TCP_OFF_ACK, ack >>> 0);
+  out[t + TCP_OFF_DATA_OFFSET] = (TCP_MIN_HEADER_LEN / 4) << 4;
+  out[t + TCP_OFF_FLAGS] = flags & 0xff;
+  out[t + TCP_OFF_WINDOW] = (window >>> 8) & 0xff;
+  out[t + TCP_OFF_WINDOW + 1] = window & 0xff;
+  out[t + 18] = 0; // urgent pointer
+  out[t + 19] = 0;
+  out.set(payload, t + TCP_MIN_HEADER_LEN);
+  fillTransportChecksumRaw(out, off, f, IPPROTO_TCP, t, l4Len);
+  return hl + l4Len;
+}
