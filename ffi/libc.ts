@@ -79,7 +79,7 @@ export function pinned(bytes: number): Uint8Array {
 }
 
 /** `ptr(view) + offset` as a Pointer, for slots inside one pinned region. */
-export function addr(view: ArrayBufferView, offset = 0): Pointer {
+export function addr(view: Uint8Array | Int32Array | Uint32Array | Int16Array | BigUint64Array, offset = 0): Pointer {
   return (ptr(view) + offset) as Pointer;
 }
 

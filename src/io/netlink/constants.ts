@@ -117,7 +117,17 @@ export const AF_INET6 = 10;
 // Firezone's routing policy (reference/firezone-protocol.md §7).
 export const FIREZONE_TUN_NAME = "tun-firezone";
 export const FIREZONE_MTU = 1280;
-export const FIREZONE_TABLE = 0x2021fd00;
-export const FIREZONE_TABLE_2 = 0x2021fd02;
+/** Routes to resources. */
+export const FIREZONE_TABLE_USER = 0x2021fd00;
+/** Copies of the main table's link-scope routes, so local networks bypass the tunnel. */
+export const FIREZONE_TABLE_LINK_SCOPE = 0x2021fd01;
+/** Default routes (the Internet Resource). */
+export const FIREZONE_TABLE_INTERNET = 0x2021fd02;
+/** Our own sockets carry this mark; the rules send every packet that lacks it to our tables. */
 export const FIREZONE_MARK = 0xfd002021;
-export const FIREZONE_RULE_PRIORITIES = [100, 200, 300] as const;
+/** `not fwmark FIREZONE_MARK lookup <table> priority <p>`, per family, in this order. */
+export const FIREZONE_RULES: ReadonlyArray<{ table: number; priority: number }> = [
+  { table: FIREZONE_TABLE_USER, priority: 100 },
+  { table: FIREZONE_TABLE_LINK_SCOPE, priority: 200 },
+  { table: FIREZONE_TABLE_INTERNET, priority: 300 },
+];
