@@ -36,6 +36,9 @@ export const BUILD_ERRORS = [
   "no-error-for-icmp-error",
   "not-an-icmp-error",
   "unsupported-for-family",
+  "no-port-to-rewrite",
+  "no-error-for-fragment",
+  "quoted-packet-unusable",
 ] as const;
 
 /** Why a builder or rewriter refused; builders otherwise return the byte length written. */

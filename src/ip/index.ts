@@ -28,3 +28,5 @@ export * from "./packet-view.ts";
 export * from "./udp.ts";
 export * from "./tcp.ts";
 export * from "./icmp.ts";
+export * from "./nat.ts";
+export * from "./icmp-error.ts";
