@@ -11,6 +11,15 @@ export interface AeadKey {
   dispose(): void;
 }
 
+/**
+ * The same key with a caller-given 12-byte nonce, for RFC 8439 vectors whose nonce is not
+ * WireGuard-shaped (a non-zero prefix, or a counter above 2^53). Not part of the public API.
+ */
+export interface RawNonceAeadKey extends AeadKey {
+  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
+  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
+}
+
 export const KEY_LENGTH = 32;
 export const TAG_LENGTH = 16;
 export const NONCE_LENGTH = 12;

@@ -1,7 +1,7 @@
 import { openLibcrypto } from "../../ffi/libcrypto.ts";
 import { openLibsodium } from "../../ffi/libsodium.ts";
 import { logger } from "../log/index.ts";
-import type { AeadKey } from "./aead.ts";
+import type { AeadKey, RawNonceAeadKey } from "./aead.ts";
 import { LibcryptoAeadKey, type LibcryptoAeadOptions } from "./libcrypto-aead.ts";
 import { LibsodiumAeadKey } from "./libsodium-aead.ts";
 import { NobleAeadKey } from "./noble-aead.ts";
@@ -83,7 +83,7 @@ export function availableBackends(): CryptoBackend[] {
 }
 
 /** A ChaCha20-Poly1305 key on a given backend (tests and benchmarks compare them all). */
-export function aeadKeyOn(backend: CryptoBackend, key: Uint8Array, opts?: LibcryptoAeadOptions): AeadKey {
+export function aeadKeyOn(backend: CryptoBackend, key: Uint8Array, opts?: LibcryptoAeadOptions): RawNonceAeadKey {
   switch (backend) {
     case "libcrypto": {
       const h = openLibcrypto().handle;
@@ -112,7 +112,7 @@ export interface Selection {
 }
 
 /** Picks the backends from FIREZONE_CRYPTO (noble | libsodium | libcrypto | auto) and what loads. */
-export function selectBackends(env: string | undefined = process.env.FIREZONE_CRYPTO): Selection {
+export function selectBackends(env: string | undefined): Selection {
   const requested = env === undefined || env === "" ? undefined : env.trim().toLowerCase();
   if (requested === "noble") return { aead: "noble", nativeX25519: false, nativeBlake2s: false, requested, note: undefined };
   const available = availableBackends();

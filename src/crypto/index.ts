@@ -26,7 +26,7 @@ export { CryptoError } from "./errors.ts";
 export { randomBytes, constantTimeEqual } from "./random.ts";
 export { xchachaSeal, xchachaOpen } from "./xchacha.ts";
 
-const selection = selectBackends();
+const selection = selectBackends(process.env.FIREZONE_CRYPTO);
 const x25519Impl = selection.nativeX25519 ? nodeX25519 : nobleX25519;
 const blake2sImpl = selection.nativeBlake2s ? nativeBlake2s : nobleBlake2s;
 const hmacImpl = selection.nativeBlake2s ? nativeHmacBlake2s : nobleHmacBlake2s;

@@ -1,6 +1,6 @@
 import { ptr, type Pointer } from "bun:ffi";
 import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type LibcryptoHandle } from "../../ffi/libcrypto.ts";
-import { type AeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { type RawNonceAeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
 import { CryptoError } from "./errors.ts";
 
 /** Frees the EVP contexts of keys that were dropped without dispose(). */
@@ -19,7 +19,7 @@ export interface LibcryptoAeadOptions {
  * tag ctrl — four FFI calls and no allocation. The nonce and the out-length int live in pinned
  * memory (an explicit ArrayBuffer) owned by this object, since their addresses go to C.
  */
-export class LibcryptoAeadKey implements AeadKey {
+export class LibcryptoAeadKey implements RawNonceAeadKey {
   // [0,12) nonce, [12,16) out-length int. Explicit ArrayBuffer: never moves (bun-lab §0).
   private readonly scratch = new Uint8Array(new ArrayBuffer(16));
   private readonly nonceView = new DataView(this.scratch.buffer, 0, 12);
@@ -57,10 +57,20 @@ export class LibcryptoAeadKey implements AeadKey {
   }
 
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    writeNonce(this.nonceView, counter);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== 12) return -1;
+    this.scratch.set(nonce);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     if (this.disposed || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
     const s = this.lib.sym;
     const ctx = this.enc;
-    writeNonce(this.nonceView, counter);
     if (s.EVP_EncryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
     if (aad !== undefined && aad.length > 0 && s.EVP_EncryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
     const p = (ptr(buf) + off) as Pointer;
@@ -73,11 +83,21 @@ export class LibcryptoAeadKey implements AeadKey {
 
   /** On -1 the ciphertext range holds zeros (OpenSSL decrypts before the tag is checked). */
   open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    writeNonce(this.nonceView, counter);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== 12) return -1;
+    this.scratch.set(nonce);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     if (this.disposed || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
     const s = this.lib.sym;
     const ctx = this.dec;
     const ctLen = len - TAG_LENGTH;
-    writeNonce(this.nonceView, counter);
     if (s.EVP_DecryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
     if (aad !== undefined && aad.length > 0 && s.EVP_DecryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
     const p = (ptr(buf) + off) as Pointer;

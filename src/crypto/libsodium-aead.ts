@@ -1,6 +1,6 @@
 import { ptr, type Pointer } from "bun:ffi";
 import type { LibsodiumHandle } from "../../ffi/libsodium.ts";
-import { type AeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { type RawNonceAeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
 import { CryptoError } from "./errors.ts";
 
 /**
@@ -8,7 +8,7 @@ import { CryptoError } from "./errors.ts";
  * libsodium keeps no per-key state, so the key itself sits in pinned memory owned by this object.
  * Decryption verifies the tag before writing, so a failed open leaves the ciphertext untouched.
  */
-export class LibsodiumAeadKey implements AeadKey {
+export class LibsodiumAeadKey implements RawNonceAeadKey {
   // [0,32) key, [32,44) nonce. Explicit ArrayBuffer: never moves (bun-lab §0).
   private readonly mem = new Uint8Array(new ArrayBuffer(48));
   private readonly nonceView = new DataView(this.mem.buffer, 32, 12);
@@ -24,8 +24,18 @@ export class LibsodiumAeadKey implements AeadKey {
   }
 
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    if (this.disposed || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
     writeNonce(this.nonceView, counter);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== 12) return -1;
+    this.mem.subarray(32, 44).set(nonce);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
+    if (this.disposed || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
     const p = (ptr(buf) + off) as Pointer;
     const hasAad = aad !== undefined && aad.length > 0;
     const rc = this.lib.sym.crypto_aead_chacha20poly1305_ietf_encrypt_detached(
@@ -35,9 +45,19 @@ export class LibsodiumAeadKey implements AeadKey {
   }
 
   open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    writeNonce(this.nonceView, counter);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== 12) return -1;
+    this.mem.subarray(32, 44).set(nonce);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     if (this.disposed || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
     const ctLen = len - TAG_LENGTH;
-    writeNonce(this.nonceView, counter);
     const p = (ptr(buf) + off) as Pointer;
     const hasAad = aad !== undefined && aad.length > 0;
     const rc = this.lib.sym.crypto_aead_chacha20poly1305_ietf_decrypt_detached(

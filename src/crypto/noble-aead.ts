@@ -1,7 +1,7 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import type { AeadKey } from "./aead.ts";
-import { TAG_LENGTH, writeNonce } from "./aead.ts";
+import { type RawNonceAeadKey, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { CryptoError } from "./errors.ts";
 
 const PAD = new Uint8Array(16);
 
@@ -10,7 +10,7 @@ const PAD = new Uint8Array(16);
  * Built from `chacha20` + `poly1305` rather than noble's one-shot AEAD so that seal/open work on
  * the caller's buffer without copies; the only per-call allocation left is noble's Poly1305 state.
  */
-export class NobleAeadKey implements AeadKey {
+export class NobleAeadKey implements RawNonceAeadKey {
   private readonly key = new Uint8Array(32);
   private readonly nonce = new Uint8Array(12);
   private readonly nonceView = new DataView(this.nonce.buffer);
@@ -21,13 +21,23 @@ export class NobleAeadKey implements AeadKey {
   private disposed = false;
 
   constructor(key: Uint8Array) {
-    if (key.length !== 32) throw new RangeError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
+    if (key.length !== 32) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
     this.key.set(key);
   }
 
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    writeNonce(this.nonceView, counter);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== 12) return -1;
+    this.nonce.set(nonce);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     if (!this.check(buf, off, len + TAG_LENGTH)) return -1;
-    this.setNonce(counter);
     const data = buf.subarray(off, off + len);
     chacha20(this.key, this.nonce, data, data, 1);
     this.computeTag(data, aad);
@@ -36,9 +46,19 @@ export class NobleAeadKey implements AeadKey {
   }
 
   open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    writeNonce(this.nonceView, counter);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== 12) return -1;
+    this.nonce.set(nonce);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     if (len < TAG_LENGTH || !this.check(buf, off, len)) return -1;
     const ctLen = len - TAG_LENGTH;
-    this.setNonce(counter);
     const data = buf.subarray(off, off + ctLen);
     this.computeTag(data, aad);
     let diff = 0;
@@ -60,7 +80,6 @@ export class NobleAeadKey implements AeadKey {
   }
 
   private setNonce(counter: number): void {
-    writeNonce(this.nonceView, counter);
   }
 
   private computeTag(ciphertext: Uint8Array, aad: Uint8Array | undefined): void {

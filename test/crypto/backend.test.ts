@@ -1,0 +1,53 @@
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { constantTimeEqual, randomBytes } from "../../src/crypto/index.ts";
+import { probeBackends, selectBackends } from "../../src/crypto/backend.ts";
+
+const repo = join(import.meta.dir, "../..");
+
+test("FIREZONE_CRYPTO forces a backend; unknown or missing ones fall back with a note", () => {
+  const noble = selectBackends("noble");
+  expect(noble).toMatchObject({ aead: "noble", nativeX25519: false, nativeBlake2s: false });
+  expect(selectBackends("libsodium").aead).toBe("libsodium");
+  expect(selectBackends("LIBCRYPTO").aead).toBe("libcrypto");
+  const auto = selectBackends(undefined);
+  expect(auto.aead).toBe("libcrypto");
+  expect(auto.note).toBeUndefined();
+  expect(auto.nativeX25519 && auto.nativeBlake2s).toBe(true);
+  const bogus = selectBackends("openssl");
+  expect(bogus.aead).toBe("libcrypto");
+  expect(bogus.note).toContain("not one of");
+});
+
+test("each probe says which library file it loaded", () => {
+  const byName = Object.fromEntries(probeBackends().map((p) => [p.backend, p]));
+  expect(byName.libcrypto.available).toBe(true);
+  expect(byName.libcrypto.detail).toMatch(/libcrypto\.so.*OpenSSL 3\./);
+  expect(byName.noble.available).toBe(true);
+});
+
+test("a fresh process honours FIREZONE_CRYPTO at start", () => {
+  const script = 'import { cryptoBackend, cryptoImplementations } from "./src/crypto/index.ts"; process.stdout.write(JSON.stringify({ cryptoBackend, ...cryptoImplementations }));';
+  for (const [env, want] of [["noble", "noble"], ["libsodium", "libsodium"], ["libcrypto", "libcrypto"]] as const) {
+    const r = Bun.spawnSync([process.execPath, "-e", script], { cwd: repo, env: { ...process.env, FIREZONE_CRYPTO: env } });
+    expect(r.exitCode).toBe(0);
+    const out = JSON.parse(r.stdout.toString());
+    expect(out.cryptoBackend).toBe(want);
+    expect(out.x25519).toBe(env === "noble" ? "noble" : "node:crypto");
+  }
+});
+
+test("randomBytes gives the asked length (also above the 64 KiB Web Crypto limit), and differs", () => {
+  expect(randomBytes(0).length).toBe(0);
+  const big = randomBytes(70_000);
+  expect(big.length).toBe(70_000);
+  expect(big.subarray(65_536).some((b) => b !== 0)).toBe(true);
+  expect(Buffer.compare(randomBytes(32), randomBytes(32))).not.toBe(0);
+});
+
+test("constantTimeEqual compares contents and lengths", () => {
+  expect(constantTimeEqual(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2, 3))).toBe(true);
+  expect(constantTimeEqual(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2, 4))).toBe(false);
+  expect(constantTimeEqual(Uint8Array.of(1, 2), Uint8Array.of(1, 2, 3))).toBe(false);
+  expect(constantTimeEqual(new Uint8Array(0), new Uint8Array(0))).toBe(true);
+});
