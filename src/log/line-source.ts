@@ -1,0 +1,170 @@
+import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseLogFileName } from "./file-sink.ts";
+
+export type LineHandler = (buf: Uint8Array, start: number, end: number) => void;
+
+/** Longest line kept whole; a longer one is handed on in pieces (each shown as malformed). */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into lines with constant memory: one buffer that bytes are read into,
+ * complete lines handed out as views, the unfinished tail moved to the front. The buffer only
+ * grows for a line longer than itself, up to MAX_LINE_BYTES.
+ */
+export class LineSplitter {
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(private readonly onLine: LineHandler, size = 1 << 20, private readonly maxLine = MAX_LINE_BYTES) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Bytes held back because their line has not ended yet. */
+  get pending(): number {
+    return this.len;
+  }
+
+  /** Reads once from `fd` (at `position`, or the current offset when null) and hands out lines. */
+  readFrom(fd: number, position: number | null): number {
+    this.makeRoom();
+    const n = readSync(fd, this.buf, this.len, this.buf.length - this.len, position);
+    this.len += n;
+    this.drain();
+    return n;
+  }
+
+  push(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length) {
+      this.makeRoom();
+      const n = Math.min(chunk.length - off, this.buf.length - this.len);
+      this.buf.set(chunk.subarray(off, off + n), this.len);
+      this.len += n;
+      off += n;
+      this.drain();
+    }
+  }
+
+  /** The input ended: an unterminated last line is still a line (often a truncated one). */
+  end(): void {
+    if (this.len > 0) this.onLine(this.buf, 0, this.len);
+    this.len = 0;
+  }
+
+  private drain(): void {
+    const buf = this.buf;
+    const len = this.len;
+    let start = 0;
+    let nl = buf.indexOf(10, 0);
+    while (nl !== -1 && nl < len) {
+      this.onLine(buf, start, nl);
+      start = nl + 1;
+      nl = start < len ? buf.indexOf(10, start) : -1;
+    }
+    if (start > 0) {
+      if (start < len) buf.copyWithin(0, start, len);
+      this.len = len - start;
+    }
+  }
+
+  private makeRoom(): void {
+    if (this.len < this.buf.length) return;
+    if (this.buf.length < this.maxLine) {
+      const bigger = Buffer.allocUnsafe(Math.min(this.maxLine, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.len);
+      this.buf = bigger;
+      return;
+    }
+    this.onLine(this.buf, 0, this.len);
+    this.len = 0;
+  }
+}
+
+/** Reads a whole file through a splitter with chunked reads. */
+export function readFileLines(path: string, onLine: LineHandler): void {
+  const fd = openSync(path, "r");
+  try {
+    const splitter = new LineSplitter(onLine);
+    while (splitter.readFrom(fd, null) > 0);
+    splitter.end();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The last `count` lines that `accept` takes, from the newest file backwards, reading each file
+ * from its end in blocks, so a 1 GB log costs only the blocks that hold those lines. Returns
+ * copies of the lines, oldest first.
+ */
+export function lastLines(paths: string[], count: number, accept: (buf: Uint8Array, start: number, end: number) => boolean, blockSize = 64 * 1024): Uint8Array[] {
+  const found: Uint8Array[] = [];
+  if (count <= 0) return found;
+  for (let f = paths.length - 1; f >= 0 && found.length < count; f--) {
+    const fd = openSync(paths[f]!, "r");
+    try {
+      let pos = statSync(paths[f]!).size;
+      // carry holds the start of a line whose beginning is in a block not read yet.
+      let carry: Buffer = Buffer.alloc(0);
+      while (found.length < count) {
+        if (pos === 0) {
+          if (carry.length > 0 && accept(carry, 0, carry.length)) found.push(Uint8Array.from(carry));
+          break;
+        }
+        const size = Math.min(blockSize, pos);
+        pos -= size;
+        const data = Buffer.allocUnsafe(size + carry.length);
+        let got = 0;
+        while (got < size) {
+          const n = readSync(fd, data, got, size - got, pos + got);
+          if (n === 0) break;
+          got += n;
+        }
+        carry.copy(data, size);
+        let end = data.length;
+        let nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1;
+        while (nl !== -1 && found.length < count) {
+          if (nl + 1 < end && accept(data, nl + 1, end)) found.push(data.slice(nl + 1, end));
+          end = nl;
+          nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1;
+        }
+        if (found.length >= count) break;
+        if (end > MAX_LINE_BYTES) end = MAX_LINE_BYTES;
+        carry = data.subarray(0, end);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return found.reverse();
+}
+
+/**
+ * The JSONL log files of a directory in time order: by the timestamp in Firezone's file names
+ * (`firezone-<role>.<timestamp>.jsonl`), by modification time for other `.jsonl` files.
+ */
+export function listLogFiles(dir: string): string[] {
+  const files: Array<{ path: string; key: number; name: string }> = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.name.endsWith(".jsonl") || entry.isDirectory()) continue;
+    const path = join(dir, entry.name);
+    files.push({ path, key: fileTimeKey(path, entry.name), name: entry.name });
+  }
+  files.sort((a, b) => a.key - b.key || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return files.map((f) => f.path);
+}
+
+function fileTimeKey(path: string, name: string): number {
+  const parsed = parseLogFileName(name);
+  if (parsed) {
+    const [date, time] = parsed.stamp.split("T") as [string, string];
+    const ms = Date.parse(`${date}T${time.replace(/^(\d\d)-(\d\d)-/, "$1:$2:")}`);
+    if (Number.isFinite(ms)) return ms;
+  }
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
