@@ -30,3 +30,4 @@ export * from "./tcp.ts";
 export * from "./icmp.ts";
 export * from "./nat.ts";
 export * from "./icmp-error.ts";
+export * from "./p2p-control.ts";
