@@ -31,3 +31,4 @@ export * from "./icmp.ts";
 export * from "./nat.ts";
 export * from "./icmp-error.ts";
 export * from "./p2p-control.ts";
+export * from "./cidr.ts";
