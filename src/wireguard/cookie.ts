@@ -10,6 +10,7 @@ import {
   MESSAGE_HANDSHAKE_COOKIE,
 } from "./constants.ts";
 import { CookieReply, mac1Offset, mac2Offset, writeHeader } from "./messages.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
 
 /**
  * MAC1, MAC2 and cookie replies (paper §5.4.4, §5.4.7). MAC1 proves the sender knows our public
@@ -80,13 +81,6 @@ export class CookieGenerator {
   }
 }
 
-export enum MacCheck {
-  Ok = 0,
-  InvalidMac1,
-  /** Under load and MAC2 missing or wrong: answer with a cookie reply. */
-  NeedCookie,
-}
-
 /** The receiving side of MACs: one per local static key (a device or a lone tunnel). */
 export class CookieChecker {
   private readonly mac1Key: Uint8Array;
@@ -104,14 +98,11 @@ export class CookieChecker {
     return constantTimeEqual(mac(this.mac1Key, msg.subarray(0, m1)), msg.subarray(m1, m1 + MAC_LEN));
   }
 
-  /** MAC1, and when `underLoad` MAC2 over the cookie for `source`. */
-  check(msg: Uint8Array, size: number, now: number, underLoad: boolean, source: Uint8Array | null): MacCheck {
-    if (!this.checkMac1(msg, size)) return MacCheck.InvalidMac1;
-    if (!underLoad) return MacCheck.Ok;
-    if (source === null) return MacCheck.NeedCookie;
+  /** MAC2 over the cookie for `source`: proof the sender received our cookie reply at that address. */
+  checkMac2(msg: Uint8Array, size: number, source: Uint8Array, now: number): boolean {
     const m2 = mac2Offset(size);
     const expected = mac(this.cookieFor(source, now), msg.subarray(0, m2));
-    return constantTimeEqual(expected, msg.subarray(m2, m2 + MAC_LEN)) ? MacCheck.Ok : MacCheck.NeedCookie;
+    return constantTimeEqual(expected, msg.subarray(m2, m2 + MAC_LEN));
   }
 
   /**
@@ -138,4 +129,38 @@ export class CookieChecker {
     }
     return mac(this.secret, source);
   }
+}
+
+export enum GateVerdict {
+  /** MACs fine (and MAC2 too if under load): go on with the Diffie-Hellman. */
+  Pass = 0,
+  InvalidMac1,
+  /** Under load, no valid MAC2 and no source address to answer: drop. */
+  UnderLoad,
+  /** Under load, no valid MAC2: a cookie reply was written to `replyOut`; send it back. */
+  CookieReply,
+}
+
+/**
+ * The responder's gate for handshake messages (paper §5.3): MAC1 first (cheap, drops anything
+ * not meant for our key), then count it against the rate limiter; only when that says "under
+ * load" does MAC2 matter, and a message without one gets a cookie reply instead of a DH.
+ */
+export function gateHandshake(
+  checker: CookieChecker,
+  limiter: RateLimiter,
+  msg: Uint8Array,
+  size: number,
+  now: number,
+  srcAddress: string | undefined,
+  srcPort: number | undefined,
+  replyOut: Uint8Array,
+): GateVerdict {
+  if (!checker.checkMac1(msg, size)) return GateVerdict.InvalidMac1;
+  if (!limiter.countAndCheck(now)) return GateVerdict.Pass;
+  if (srcAddress === undefined) return GateVerdict.UnderLoad;
+  const source = sourceBytes(srcAddress, srcPort ?? 0);
+  if (checker.checkMac2(msg, size, source, now)) return GateVerdict.Pass;
+  checker.writeReply(msg, size, source, now, replyOut);
+  return GateVerdict.CookieReply;
 }

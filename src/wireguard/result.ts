@@ -53,6 +53,8 @@ export enum DropReason {
   BufferTooSmall,
   /** The handshake gave up after the rekey attempt time; queued packets were dropped. */
   ConnectionExpired,
+  /** The peer's public key is a low-order point: no handshake is possible. */
+  InvalidPeerKey,
   /** The tunnel was closed. */
   Closed,
 }

@@ -17,9 +17,11 @@ export enum Timer {
   ZeroKeyMaterial,
   /** Nothing sent for the persistent keepalive interval: send a keepalive. */
   PersistentKeepalive,
+  /** A handshake message, keepalive or queued packet is waiting: handleTimeout/pollTransmit sends it. */
+  SendPending,
 }
 
-const TIMER_COUNT = Timer.PersistentKeepalive + 1;
+const TIMER_COUNT = Timer.SendPending + 1;
 
 export const TIMER_REASONS: readonly string[] = [
   "retransmit handshake",
@@ -28,6 +30,7 @@ export const TIMER_REASONS: readonly string[] = [
   "new handshake after unanswered data",
   "zero key material",
   "persistent keepalive",
+  "send pending",
 ];
 
 export class Timers {
