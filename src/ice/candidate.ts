@@ -6,6 +6,7 @@
  * Parsing never throws: a candidate from the network is either a value or a reason, so a list
  * with junk in it keeps its good entries (Firezone skips faulty candidates the same way).
  */
+import { formatIp, parseIp } from "../ip/address.ts";
 
 export type CandidateKind = "host" | "srflx" | "prflx" | "relay";
 
@@ -141,73 +142,9 @@ function decimal(text: string): number | undefined {
   return Number(text);
 }
 
-/** Validates an IP literal and returns its canonical text, or undefined. */
+/** Validates an IP literal and returns its canonical text (RFC 5952 for IPv6), or undefined. */
 export function canonicalIp(text: string): { ip: string; family: 4 | 6 } | undefined {
-  if (text.includes(".") && !text.includes(":")) {
-    const octets = text.split(".");
-    if (octets.length !== 4) return undefined;
-    const out: number[] = [];
-    for (const o of octets) {
-      if (!/^\d{1,3}$/.test(o)) return undefined;
-      const n = Number(o);
-      if (n > 255) return undefined;
-      out.push(n);
-    }
-    return { ip: out.join("."), family: 4 };
-  }
-  const words = ipv6Words(text);
-  return words ? { ip: formatIpv6(words), family: 6 } : undefined;
-}
-
-function ipv6Words(text: string): number[] | undefined {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text)) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (s: string): number[] | undefined => {
-    if (s === "") return [];
-    const out: number[] = [];
-    const groups = s.split(":");
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i]!;
-      if (i === groups.length - 1 && g.includes(".")) {
-        const v4 = canonicalIp(g);
-        if (!v4 || v4.family !== 4) return undefined;
-        const [a, b, c, d] = v4.ip.split(".").map(Number) as [number, number, number, number];
-        out.push((a << 8) | b, (c << 8) | d);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return undefined;
-        out.push(parseInt(g, 16));
-      }
-    }
-    return out;
-  };
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  if (halves.length === 1) return head.length === 8 ? head : undefined;
-  const missing = 8 - head.length - tail.length;
-  if (missing < 1) return undefined;
-  return [...head, ...new Array<number>(missing).fill(0), ...tail];
-}
-
-/** RFC 5952: lower case, longest run (≥ 2) of zero groups compressed, first run on ties. */
-function formatIpv6(words: number[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  const bytes = parseIp(text);
+  if (!bytes) return undefined;
+  return { ip: formatIp(bytes), family: bytes.length === 4 ? 4 : 6 };
 }

@@ -86,7 +86,7 @@ describe("addresses", () => {
     const r = parseCandidate("candidate:1 1 udp 1 2001:DB8:0:0:0:0:0:1 9 typ host");
     expect(r.ok && r.candidate.ip).toBe("2001:db8::1");
     const m = parseCandidate("candidate:1 1 udp 1 ::ffff:1.2.3.4 9 typ host");
-    expect(m.ok && m.candidate.ip).toBe("::ffff:102:304");
+    expect(m.ok && m.candidate.ip).toBe("::ffff:1.2.3.4");
   });
 
   test("bad ports and addresses are reasons, not exceptions", () => {
