@@ -1,0 +1,102 @@
+import { registerSuite } from "../registry.ts";
+
+/** WireGuard's MTU-sized packet: what the data path seals and opens. */
+export const PACKET = 1420;
+
+registerSuite({
+  name: "crypto",
+  description: "AEAD (1420-byte packets, in place) per backend, X25519, BLAKE2s, HMAC and KDF, against @noble",
+  async run(bench) {
+    const { aeadKeyOn, availableBackends, probeBackends } = await import("../../crypto/backend.ts");
+    const { nodeX25519, nobleX25519, nodeX25519Works } = await import("../../crypto/x25519.ts");
+    const { nativeBlake2s, nobleBlake2s, nativeBlake2sWorks } = await import("../../crypto/blake2s.ts");
+    const { nativeHmacBlake2s, nobleHmacBlake2s } = await import("../../crypto/hmac.ts");
+    const { hkdfWith } = await import("../../crypto/hkdf.ts");
+    const { xchachaSeal } = await import("../../crypto/xchacha.ts");
+    const { cryptoBackend, cryptoImplementations } = await import("../../crypto/index.ts");
+
+    const fill = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed) & 0xff);
+    const rawKey = fill(32, 1);
+    const aad = fill(16, 2);
+
+    // AEAD: every backend, plus libcrypto with one EVP context for both directions.
+    const contenders: { name: string; backend: "libcrypto" | "libsodium" | "noble"; shared?: boolean }[] = [];
+    for (const b of availableBackends()) {
+      contenders.push({ name: b, backend: b });
+      if (b === "libcrypto") contenders.push({ name: "libcrypto-1ctx", backend: b, shared: true });
+    }
+    for (const c of contenders) {
+      const key = aeadKeyOn(c.backend, rawKey, { sharedContext: c.shared });
+      // Pinned buffers, as the data path has them: headroom before the packet, tag room after.
+      const buf = new Uint8Array(new ArrayBuffer(2048));
+      buf.set(fill(PACKET, 3), 16);
+      let counter = 0;
+      bench.measure({ group: "aead seal 1420 B", name: c.name, baseline: "noble", bytesPerOp: PACKET, op: () => key.seal(counter++, buf, 16, PACKET) });
+      const sealed = new Uint8Array(new ArrayBuffer(2048));
+      sealed.set(fill(PACKET, 3), 16);
+      key.seal(7, sealed, 16, PACKET);
+      const packet = sealed.subarray(16, 16 + PACKET + 16);
+      bench.measure({
+        group: "aead open 1420 B",
+        name: c.name,
+        baseline: "noble",
+        bytesPerOp: PACKET,
+        note: "includes restoring the ciphertext (a 1436-byte copy) before each open",
+        op: () => {
+          buf.set(packet, 16);
+          return key.open(7, buf, 16, PACKET + 16);
+        },
+      });
+      bench.measure({
+        group: "aead seal+open 1420 B",
+        name: c.name,
+        baseline: "noble",
+        bytesPerOp: PACKET,
+        op: () => {
+          const n = counter++;
+          key.seal(n, buf, 16, PACKET, aad);
+          return key.open(n, buf, 16, PACKET + 16, aad);
+        },
+      });
+      key.dispose();
+    }
+
+    // X25519: one DH is a handshake's unit of work.
+    const a = fill(32, 4);
+    const bPub = nobleX25519.publicKey(fill(32, 5));
+    const x25519Impls = nodeX25519Works() ? [nodeX25519, nobleX25519] : [nobleX25519];
+    for (const impl of x25519Impls) {
+      bench.measure({ group: "x25519 DH", name: impl.name === "node" ? "node:crypto" : "noble", baseline: "noble", op: () => impl.sharedSecret(a, bPub)[0] });
+      bench.measure({ group: "x25519 public key", name: impl.name === "node" ? "node:crypto" : "noble", baseline: "noble", op: () => impl.publicKey(a)[0] });
+    }
+
+    // BLAKE2s family, at handshake sizes.
+    const m32 = fill(32, 6);
+    const m148 = fill(148, 7);
+    const mPacket = fill(PACKET, 8);
+    const native = nativeBlake2sWorks();
+    for (const [label, data] of [["32 B", m32], ["1420 B", mPacket]] as const) {
+      if (native) bench.measure({ group: `blake2s ${label}`, name: "Bun.CryptoHasher", baseline: "noble", bytesPerOp: data.length, op: () => nativeBlake2s(data)[0] });
+      bench.measure({ group: `blake2s ${label}`, name: "noble", baseline: "noble", bytesPerOp: data.length, op: () => nobleBlake2s(data)[0] });
+    }
+    bench.measure({ group: "blake2s keyed 16 B out (MAC1)", name: "noble", op: () => nobleBlake2s(m148, 16, rawKey)[0] });
+    if (native) bench.measure({ group: "hmac-blake2s 32 B", name: "native (by hand)", baseline: "noble", op: () => nativeHmacBlake2s(rawKey, m32)[0] });
+    bench.measure({ group: "hmac-blake2s 32 B", name: "noble", baseline: "noble", op: () => nobleHmacBlake2s(rawKey, m32)[0] });
+    if (native) bench.measure({ group: "kdf3", name: "native (by hand)", baseline: "noble", op: () => hkdfWith(nativeHmacBlake2s, rawKey, m32, 3)[2][0] });
+    bench.measure({ group: "kdf3", name: "noble", baseline: "noble", op: () => hkdfWith(nobleHmacBlake2s, rawKey, m32, 3)[2][0] });
+    const cookieNonce = fill(24, 9);
+    bench.measure({ group: "xchacha seal (cookie)", name: "noble", op: () => xchachaSeal(rawKey, cookieNonce, fill(16, 10), m32)[0] });
+
+    const environment: Record<string, string> = {
+      "aead backend in use": cryptoBackend,
+      x25519: cryptoImplementations.x25519,
+      blake2s: cryptoImplementations.blake2s,
+    };
+    for (const p of probeBackends()) environment[p.backend] = `${p.available ? "available" : "unavailable"}: ${p.detail}`;
+    const notes = [
+      "aead open includes restoring the ciphertext (a 1436-byte copy) before each open",
+      "libcrypto-1ctx = one EVP context for both directions (re-initialised per call) instead of one per direction",
+    ];
+    return { environment, notes };
+  },
+});
