@@ -69,7 +69,7 @@ export class Netns {
 /** Line-oriented access to a child's stdout (JSON lines from the fixture scripts). */
 export class ScriptProcess {
   private buffered = "";
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> };
   private stderrText: Promise<string>;
 
   constructor(readonly proc: Subprocess<"pipe", "pipe", "pipe">) {
