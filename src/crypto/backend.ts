@@ -139,6 +139,6 @@ export function logSelectionOnce(sel: Selection): void {
     probes: probeBackends().map((p) => `${p.backend}: ${p.available ? "ok" : "unavailable"} (${p.detail})`),
   };
   if (sel.note) log.warn(sel.note, fields);
-  if (sel.aead === "noble" && sel.requested !== "noble") log.warn("no native AEAD library: using @noble (about 20x slower)", fields);
+  else if (sel.aead === "noble" && sel.requested !== "noble") log.warn("no native AEAD library: using @noble (about 20x slower)", fields);
   else log.info("crypto backends chosen", fields);
 }

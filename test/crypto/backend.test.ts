@@ -51,3 +51,23 @@ test("constantTimeEqual compares contents and lengths", () => {
   expect(constantTimeEqual(Uint8Array.of(1, 2), Uint8Array.of(1, 2, 3))).toBe(false);
   expect(constantTimeEqual(new Uint8Array(0), new Uint8Array(0))).toBe(true);
 });
+
+test("the choice is logged once under target crypto, on the first aeadKey()", () => {
+  const script = `
+    import { configureLogging, LogFilter } from "./src/log/index.ts";
+    const records = [];
+    configureLogging(LogFilter.parse(undefined, "debug"), [{ write: (r) => records.push(r), flush() {}, close() {} }]);
+    const { aeadKey } = await import("./src/crypto/index.ts");
+    aeadKey(new Uint8Array(32)).dispose();
+    aeadKey(new Uint8Array(32)).dispose();
+    process.stdout.write(JSON.stringify(records.filter((r) => r.target === "crypto")));
+  `;
+  for (const [env, severity, aead] of [["", "INFO", "libcrypto"], ["noble", "INFO", "noble"], ["nonsense", "WARN", "libcrypto"]] as const) {
+    const r = Bun.spawnSync([process.execPath, "-e", script], { cwd: repo, env: { ...process.env, FIREZONE_CRYPTO: env } });
+    expect(r.exitCode).toBe(0);
+    const records = JSON.parse(r.stdout.toString());
+    expect(records.length).toBe(1);
+    expect(records[0].severity).toBe(severity);
+    expect(records[0].fields.aead).toBe(aead);
+  }
+});
