@@ -23,6 +23,8 @@ export const DROP_REASONS = [
   "peer-data-no-allocation",
   /** Peer data from an address with no (bound) channel: the relay is not an open proxy. */
   "peer-data-no-channel",
+  /** Data for an allocation whose relay port is still being opened (or failed to open). */
+  "relay-port-not-open",
   /** The socket would not take the datagram (kernel buffer full, or an error). */
   "send-failed",
 ] as const;
