@@ -44,31 +44,41 @@ export interface LibcryptoHandle {
 
 let cached: LibcryptoHandle | null | undefined;
 let lastError = "not tried";
+
 /** Loads libcrypto once; null (and the reason in `error`) when it is missing or too old. */
-export function openLibcrypto(): { handle: LibcryptoHandle | null; error?: string } {
+export function openLibcrypto(names?: readonly string[]): { handle: LibcryptoHandle | null; error?: string } {
+  // Explicit names (tests: a library that is not there) bypass the process-wide cache.
+  if (names !== undefined) return tryOpen(names);
   if (cached !== undefined) return { handle: cached, error: cached ? undefined : lastError };
-  for (const name of LIBCRYPTO_NAMES) {
+  const r = tryOpen(LIBCRYPTO_NAMES);
+  cached = r.handle;
+  if (r.error) lastError = r.error;
+  return r;
+}
+
+function tryOpen(names: readonly string[]): { handle: LibcryptoHandle | null; error?: string } {
+  let error = "no library name given";
+  for (const name of names) {
     try {
       const lib = load(name);
       const num = Number(lib.symbols.OpenSSL_version_num());
       const major = Math.floor(num / 0x10000000);
       if (major < 3) {
-        lastError = `${name} is OpenSSL ${num.toString(16)}, need 3.x`;
+        error = `${name} is OpenSSL ${num.toString(16)}, need 3.x`;
         lib.close();
         continue;
       }
       if (!lib.symbols.EVP_chacha20_poly1305()) {
-        lastError = `${name} has no ChaCha20-Poly1305`;
+        error = `${name} has no ChaCha20-Poly1305`;
         lib.close();
         continue;
       }
       const v = `${major}.${(num >> 20) & 0xff}.${(num >> 4) & 0xffff}`;
-      cached = { path: name, version: v, sym: lib.symbols };
-      return { handle: cached };
+      const handle: LibcryptoHandle = { path: name, version: v, sym: lib.symbols };
+      return { handle };
     } catch (e) {
-      lastError = `${name}: ${(e as Error).message}`;
+      error = `${name}: ${(e as Error).message}`;
     }
   }
-  cached = null;
-  return { handle: null, error: lastError };
+  return { handle: null, error };
 }

@@ -37,23 +37,32 @@ let cached: LibsodiumHandle | null | undefined;
 let lastError = "not tried";
 
 /** Loads and initialises libsodium once; null (and the reason) when it is missing. */
-export function openLibsodium(): { handle: LibsodiumHandle | null; error?: string } {
+export function openLibsodium(names?: readonly string[]): { handle: LibsodiumHandle | null; error?: string } {
+  // Explicit names (tests: a library that is not there) bypass the process-wide cache.
+  if (names !== undefined) return tryOpen(names);
   if (cached !== undefined) return { handle: cached, error: cached ? undefined : lastError };
-  for (const name of LIBSODIUM_NAMES) {
+  const r = tryOpen(LIBSODIUM_NAMES);
+  cached = r.handle;
+  if (r.error) lastError = r.error;
+  return r;
+}
+
+function tryOpen(names: readonly string[]): { handle: LibsodiumHandle | null; error?: string } {
+  let error = "no library name given";
+  for (const name of names) {
     try {
       const lib = load(name);
       // 0 = initialised now, 1 = already initialised, -1 = failure.
       if (lib.symbols.sodium_init() < 0) {
-        lastError = `${name}: sodium_init failed`;
+        error = `${name}: sodium_init failed`;
         lib.close();
         continue;
       }
-      cached = { path: name, version: String(lib.symbols.sodium_version_string()), sym: lib.symbols };
-      return { handle: cached };
+      const handle: LibsodiumHandle = { path: name, version: String(lib.symbols.sodium_version_string()), sym: lib.symbols };
+      return { handle };
     } catch (e) {
-      lastError = `${name}: ${(e as Error).message}`;
+      error = `${name}: ${(e as Error).message}`;
     }
   }
-  cached = null;
-  return { handle: null, error: lastError };
+  return { handle: null, error };
 }

@@ -112,14 +112,13 @@ export interface Selection {
 }
 
 /** Picks the backends from FIREZONE_CRYPTO (noble | libsodium | libcrypto | auto) and what loads. */
-export function selectBackends(env: string | undefined): Selection {
+export function selectBackends(env: string | undefined, available: readonly CryptoBackend[] = availableBackends()): Selection {
   const requested = env === undefined || env === "" ? undefined : env.trim().toLowerCase();
   if (requested === "noble") return { aead: "noble", nativeX25519: false, nativeBlake2s: false, requested, note: undefined };
-  const available = availableBackends();
   const extras = { nativeX25519: nodeX25519Works(), nativeBlake2s: nativeBlake2sWorks() };
   if (requested === "libcrypto" || requested === "libsodium") {
     if (available.includes(requested)) return { aead: requested, ...extras, requested, note: undefined };
-    const why = probeBackends().find((p) => p.backend === requested)?.detail;
+    const why = probeBackends().find((p) => p.backend === requested)?.detail ?? "not found";
     return { aead: available[0], ...extras, requested, note: `FIREZONE_CRYPTO=${requested} is not available here (${why}); using ${available[0]}` };
   }
   const note = requested === undefined || requested === "auto" ? undefined : `FIREZONE_CRYPTO=${env} is not one of noble, libsodium, libcrypto, auto; ignored`;

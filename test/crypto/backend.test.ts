@@ -2,6 +2,8 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { constantTimeEqual, randomBytes } from "../../src/crypto/index.ts";
 import { probeBackends, selectBackends } from "../../src/crypto/backend.ts";
+import { openLibcrypto } from "../../ffi/libcrypto.ts";
+import { openLibsodium } from "../../ffi/libsodium.ts";
 
 const repo = join(import.meta.dir, "../..");
 
@@ -17,6 +19,21 @@ test("FIREZONE_CRYPTO forces a backend; unknown or missing ones fall back with a
   const bogus = selectBackends("openssl");
   expect(bogus.aead).toBe("libcrypto");
   expect(bogus.note).toContain("not one of");
+});
+
+test("a missing native library is detected (dlopen in try/catch) and the next choice is used", () => {
+  const lc = openLibcrypto(["libcrypto-not-installed.so.77"]);
+  expect(lc.handle).toBeNull();
+  expect(lc.error).toContain("libcrypto-not-installed.so.77");
+  const ls = openLibsodium(["libsodium-not-installed.so.77"]);
+  expect(ls.handle).toBeNull();
+  expect(ls.error).toContain("libsodium-not-installed.so.77");
+  const noNative = selectBackends(undefined, ["noble"]);
+  expect(noNative.aead).toBe("noble");
+  const forced = selectBackends("libsodium", ["libcrypto", "noble"]);
+  expect(forced.aead).toBe("libcrypto");
+  expect(forced.note).toContain("FIREZONE_CRYPTO=libsodium is not available here");
+  expect(selectBackends("libcrypto", ["noble"]).aead).toBe("noble");
 });
 
 test("each probe says which library file it loaded", () => {
