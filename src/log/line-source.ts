@@ -125,7 +125,7 @@ export function lastLines(paths: string[], count: number, accept: (buf: Uint8Arr
         let end = data.length;
         let nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1;
         while (nl !== -1 && found.length < count) {
-          if (nl + 1 < end && accept(data, nl + 1, end)) found.push(data.slice(nl + 1, end));
+          if (nl + 1 < end && accept(data, nl + 1, end)) found.push(Uint8Array.prototype.slice.call(data, nl + 1, end));
           end = nl;
           nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1;
         }

@@ -257,5 +257,6 @@ export function renderLine(r: RenderedRecord, color: boolean): string {
   if (r.severity) line += (color && r.rank >= 0 ? SEVERITY_COLORS[r.rank] + r.severity + COLOR_RESET : r.severity) + " ";
   if (r.target) line += r.target + ": ";
   if (r.spans) line += r.spans + ": ";
-  return line + r.message + r.fields;
+  // A record with nothing but fields starts with its first field, not a space.
+  return line === "" && r.message === "" ? r.fields.slice(1) : line + r.message + r.fields;
 }

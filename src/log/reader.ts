@@ -241,7 +241,7 @@ async function readStdinTail(
   let next = 0;
   const splitter = new LineSplitter((b, s, e) => {
     if (count === 0 || !accept(b, s, e)) return;
-    const copy = b.slice(s, e);
+    const copy = Uint8Array.prototype.slice.call(b, s, e);
     if (ring.length < count) ring.push(copy);
     else {
       ring[next] = copy;
