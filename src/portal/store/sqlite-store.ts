@@ -350,14 +350,14 @@ export class SqliteStore implements Store {
 
   // ---- authorizations
 
-  createAuthorization(input: Omit<Authorization, "id" | "accountId">): Authorization {
-    const id = crypto.randomUUID();
+  createAuthorization(input: Omit<Authorization, "id" | "accountId"> & { id?: string }): Authorization {
+    const id = input.id ?? crypto.randomUUID();
     this.run(
       `INSERT INTO authorizations (id, account_id, client_id, resource_id, gateway_id, policy_id, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       id, this.account.id, input.clientId, input.resourceId, input.gatewayId, input.policyId, input.createdAt, input.expiresAt,
     );
-    return { id, accountId: this.account.id, ...input };
+    return mapAuthorization(this.get("SELECT * FROM authorizations WHERE id = ?", id)!);
   }
 
   authorizationsForGateway(gatewayId: string, now: number): Authorization[] {

@@ -104,7 +104,7 @@ export interface Store {
   upsertRelay(input: { tokenId: string; name: string }, now: number): Relay;
   listRelays(): Relay[];
 
-  createAuthorization(input: Omit<Authorization, "id" | "accountId">): Authorization;
+  createAuthorization(input: Omit<Authorization, "id" | "accountId"> & { id?: string }): Authorization;
   /** Valid (unexpired) authorizations of a gateway, for `init.authorizations` after a reconnect. */
   authorizationsForGateway(gatewayId: string, now: number): Authorization[];
   authorizationsForClient(clientId: string, now: number): Authorization[];
