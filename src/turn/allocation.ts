@@ -195,6 +195,11 @@ export class Allocation {
     return this.channels.channelForSending(peer, now)?.number;
   }
 
+  /** True once the relay confirmed a live channel to `peer` (data from it is accepted). */
+  isChannelBound(peer: SocketAddress, now: number): boolean {
+    return this.channels.connectedChannelTo(peer, now) !== undefined;
+  }
+
   channelSummary(): string[] {
     return this.channels.describe();
   }

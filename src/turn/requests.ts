@@ -55,7 +55,7 @@ export function methodName(method: number): string {
 
 /**
  * Encodes `spec`. BINDING goes unauthenticated; everything else carries USERNAME, REALM, NONCE
- * (once the server gave one) and MESSAGE-INTEGRITY.
+ * and MESSAGE-INTEGRITY once the server gave us a nonce.
  */
 export function encodeRequest(spec: RequestSpec, transactionId: Uint8Array, credentials: Credentials | undefined): BuildResult {
   const b = new MessageBuilder(spec.method, "request", transactionId, new Uint8Array(512));
@@ -75,9 +75,11 @@ export function encodeRequest(spec: RequestSpec, transactionId: Uint8Array, cred
       break;
   }
   b.addSoftware(SOFTWARE);
-  if (credentials) {
-    b.addUsername(credentials.username).addRealm(credentials.realm);
-    if (credentials.nonce !== undefined) b.addNonce(credentials.nonce);
+  // Until the server's 401 hands us a nonce the request goes unsigned: RFC 8489 §9.2.4 makes a
+  // server answer 400 to MESSAGE-INTEGRITY without NONCE (coturn does), and the 401 is the same
+  // either way.
+  if (credentials && credentials.nonce !== undefined) {
+    b.addUsername(credentials.username).addRealm(credentials.realm).addNonce(credentials.nonce);
     b.addMessageIntegrity(credentials.key);
   }
   return b.finish();

@@ -61,8 +61,9 @@ describe("allocate", () => {
     ]);
     expect(relay.received.map((m) => m.method)).toEqual([METHOD_BINDING, METHOD_ALLOCATE, METHOD_ALLOCATE]);
     const [, first, second] = relay.received;
-    // The first ALLOCATE is signed but has no nonce yet; the retry carries the challenge's nonce.
+    // The first ALLOCATE goes unsigned (no nonce yet); the retry carries the challenge's nonce.
     expect(first.has(ATTR_NONCE)).toBe(false);
+    expect(first.has(ATTR_MESSAGE_INTEGRITY)).toBe(false);
     expect(getNonce(second)).toBe("nonce-1");
     expect(getRealm(second)).toBe("firezone");
     expect(getSoftware(second)).toBe("snownet");
