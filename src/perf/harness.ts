@@ -60,8 +60,34 @@ export class Bench {
   constructor(readonly options: PerfOptions) {}
 
   measure(spec: MeasureSpec): Measurement {
-    const { op } = spec;
-    // Batches long enough (~1 ms) that reading the clock does not weigh on fast ops.
+    const batch = this.warm(spec.op);
+    const samples: number[] = [];
+    for (let r = 0; r < this.runCount(); r++) samples.push(this.timedRun(spec.op, batch));
+    return this.record(spec, samples);
+  }
+
+  /**
+   * Measures several contenders of one group with their timed runs interleaved (run 1 of each,
+   * then run 2 of each, …), so a burst of load from elsewhere on the machine hits them all alike
+   * and the ratios stay fair.
+   */
+  measureGroup(group: { group: string; baseline?: string; bytesPerOp?: number; contenders: { name: string; op: () => number | void; note?: string }[] }): Measurement[] {
+    const batches = group.contenders.map((c) => this.warm(c.op));
+    const samples = group.contenders.map(() => [] as number[]);
+    for (let r = 0; r < this.runCount(); r++) {
+      group.contenders.forEach((c, i) => samples[i].push(this.timedRun(c.op, batches[i])));
+    }
+    return group.contenders.map((c, i) =>
+      this.record({ group: group.group, name: c.name, op: c.op, baseline: group.baseline, bytesPerOp: group.bytesPerOp, note: c.note }, samples[i]),
+    );
+  }
+
+  private runCount(): number {
+    return Math.max(1, Math.floor(this.options.runs));
+  }
+
+  /** Runs `op` for the warm-up time and returns a batch size that takes about 1 ms. */
+  private warm(op: () => number | void): number {
     let batch = 1;
     const warmEnd = performance.now() + this.options.warmupMs;
     do {
@@ -70,20 +96,25 @@ export class Bench {
       const dt = performance.now() - t0;
       if (dt < 1 && batch < 1 << 20) batch *= 2;
     } while (performance.now() < warmEnd);
-    const runMs = Math.max(1, this.options.durationMs / Math.max(1, this.options.runs));
-    const samples: number[] = [];
-    for (let r = 0; r < Math.max(1, this.options.runs); r++) {
-      let ops = 0;
-      const t0 = performance.now();
-      const end = t0 + runMs;
-      let now = t0;
-      do {
-        for (let i = 0; i < batch; i++) sink ^= (op() as number) | 0;
-        ops += batch;
-        now = performance.now();
-      } while (now < end);
-      samples.push((ops * 1000) / (now - t0));
-    }
+    return batch;
+  }
+
+  /** One timed run: whole batches until the run's share of the duration is used; ops/s. */
+  private timedRun(op: () => number | void, batch: number): number {
+    const runMs = Math.max(1, this.options.durationMs / this.runCount());
+    let ops = 0;
+    const t0 = performance.now();
+    const end = t0 + runMs;
+    let now = t0;
+    do {
+      for (let i = 0; i < batch; i++) sink ^= (op() as number) | 0;
+      ops += batch;
+      now = performance.now();
+    } while (now < end);
+    return (ops * 1000) / (now - t0);
+  }
+
+  private record(spec: MeasureSpec, samples: number[]): Measurement {
     const opsPerSec = median(samples);
     const m: Measurement = { group: spec.group, name: spec.name, opsPerSec, samples };
     if (spec.bytesPerOp !== undefined) {

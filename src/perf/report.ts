@@ -16,7 +16,7 @@ export function reportToTable(report: SuiteReport): string {
   const lines: string[] = [];
   lines.push(`perf ${report.suite}: ${report.description}`);
   for (const [k, v] of Object.entries(report.environment)) lines.push(`  ${k}: ${v}`);
-  lines.push(`  median of ${report.options.runs} runs, ${report.options.durationMs} ms per measurement, ${report.options.warmupMs} ms warm-up`);
+  lines.push(`  median of ${report.options.runs} run${report.options.runs === 1 ? "" : "s"}, ${report.options.durationMs} ms per measurement, ${report.options.warmupMs} ms warm-up`);
   lines.push("");
   const header = ["group", "contender", "ops/s", "MB/s", "vs", "spread"];
   const rows: string[][] = [];

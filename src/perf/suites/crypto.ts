@@ -25,65 +25,76 @@ registerSuite({
       contenders.push({ name: b, backend: b });
       if (b === "libcrypto") contenders.push({ name: "libcrypto-1ctx", backend: b, shared: true });
     }
-    for (const c of contenders) {
+    const keys = contenders.map((c) => {
       const key = aeadKeyOn(c.backend, rawKey, { sharedContext: c.shared });
       // Pinned buffers, as the data path has them: headroom before the packet, tag room after.
       const buf = new Uint8Array(new ArrayBuffer(2048));
       buf.set(fill(PACKET, 3), 16);
-      let counter = 0;
-      bench.measure({ group: "aead seal 1420 B", name: c.name, baseline: "noble", bytesPerOp: PACKET, op: () => key.seal(counter++, buf, 16, PACKET) });
       const sealed = new Uint8Array(new ArrayBuffer(2048));
       sealed.set(fill(PACKET, 3), 16);
       key.seal(7, sealed, 16, PACKET);
-      const packet = sealed.subarray(16, 16 + PACKET + 16);
-      bench.measure({
-        group: "aead open 1420 B",
-        name: c.name,
-        baseline: "noble",
-        bytesPerOp: PACKET,
-        note: "includes restoring the ciphertext (a 1436-byte copy) before each open",
+      return { name: c.name, key, buf, packet: sealed.subarray(16, 16 + PACKET + 16), counter: 0 };
+    });
+    bench.measureGroup({
+      group: "aead seal 1420 B",
+      baseline: "noble",
+      bytesPerOp: PACKET,
+      contenders: keys.map((k) => ({ name: k.name, op: () => k.key.seal(k.counter++, k.buf, 16, PACKET) })),
+    });
+    bench.measureGroup({
+      group: "aead open 1420 B",
+      baseline: "noble",
+      bytesPerOp: PACKET,
+      contenders: keys.map((k) => ({
+        name: k.name,
         op: () => {
-          buf.set(packet, 16);
-          return key.open(7, buf, 16, PACKET + 16);
+          k.buf.set(k.packet, 16);
+          return k.key.open(7, k.buf, 16, PACKET + 16);
         },
-      });
-      bench.measure({
-        group: "aead seal+open 1420 B",
-        name: c.name,
-        baseline: "noble",
-        bytesPerOp: PACKET,
+      })),
+    });
+    bench.measureGroup({
+      group: "aead seal+open 1420 B",
+      baseline: "noble",
+      bytesPerOp: PACKET,
+      contenders: keys.map((k) => ({
+        name: k.name,
         op: () => {
-          const n = counter++;
-          key.seal(n, buf, 16, PACKET, aad);
-          return key.open(n, buf, 16, PACKET + 16, aad);
+          const n = k.counter++;
+          k.key.seal(n, k.buf, 16, PACKET, aad);
+          return k.key.open(n, k.buf, 16, PACKET + 16, aad);
         },
-      });
-      key.dispose();
-    }
+      })),
+    });
+    for (const k of keys) k.key.dispose();
 
     // X25519: one DH is a handshake's unit of work.
     const a = fill(32, 4);
     const bPub = nobleX25519.publicKey(fill(32, 5));
     const x25519Impls = nodeX25519Works() ? [nodeX25519, nobleX25519] : [nobleX25519];
-    for (const impl of x25519Impls) {
-      bench.measure({ group: "x25519 DH", name: impl.name === "node" ? "node:crypto" : "noble", baseline: "noble", op: () => impl.sharedSecret(a, bPub)[0] });
-      bench.measure({ group: "x25519 public key", name: impl.name === "node" ? "node:crypto" : "noble", baseline: "noble", op: () => impl.publicKey(a)[0] });
-    }
+    const label = (impl: { name: string }) => (impl.name === "node" ? "node:crypto" : "noble");
+    bench.measureGroup({ group: "x25519 DH", baseline: "noble", contenders: x25519Impls.map((impl) => ({ name: label(impl), op: () => impl.sharedSecret(a, bPub)[0] })) });
+    bench.measureGroup({ group: "x25519 public key", baseline: "noble", contenders: x25519Impls.map((impl) => ({ name: label(impl), op: () => impl.publicKey(a)[0] })) });
 
     // BLAKE2s family, at handshake sizes.
     const m32 = fill(32, 6);
     const m148 = fill(148, 7);
     const mPacket = fill(PACKET, 8);
     const native = nativeBlake2sWorks();
-    for (const [label, data] of [["32 B", m32], ["1420 B", mPacket]] as const) {
-      if (native) bench.measure({ group: `blake2s ${label}`, name: "Bun.CryptoHasher", baseline: "noble", bytesPerOp: data.length, op: () => nativeBlake2s(data)[0] });
-      bench.measure({ group: `blake2s ${label}`, name: "noble", baseline: "noble", bytesPerOp: data.length, op: () => nobleBlake2s(data)[0] });
+    for (const [size, data] of [["32 B", m32], ["1420 B", mPacket]] as const) {
+      const contenders = [{ name: "noble", op: () => nobleBlake2s(data)[0] }];
+      if (native) contenders.unshift({ name: "Bun.CryptoHasher", op: () => nativeBlake2s(data)[0] });
+      bench.measureGroup({ group: `blake2s ${size}`, baseline: "noble", bytesPerOp: data.length, contenders });
     }
     bench.measure({ group: "blake2s keyed 16 B out (MAC1)", name: "noble", op: () => nobleBlake2s(m148, 16, rawKey)[0] });
-    if (native) bench.measure({ group: "hmac-blake2s 32 B", name: "native (by hand)", baseline: "noble", op: () => nativeHmacBlake2s(rawKey, m32)[0] });
-    bench.measure({ group: "hmac-blake2s 32 B", name: "noble", baseline: "noble", op: () => nobleHmacBlake2s(rawKey, m32)[0] });
-    if (native) bench.measure({ group: "kdf3", name: "native (by hand)", baseline: "noble", op: () => hkdfWith(nativeHmacBlake2s, rawKey, m32, 3)[2][0] });
-    bench.measure({ group: "kdf3", name: "noble", baseline: "noble", op: () => hkdfWith(nobleHmacBlake2s, rawKey, m32, 3)[2][0] });
+    const hmacs = [{ name: "noble", op: () => nobleHmacBlake2s(rawKey, m32)[0] }];
+    const kdfs = [{ name: "noble", op: () => hkdfWith(nobleHmacBlake2s, rawKey, m32, 3)[2][0] }];
+    if (native) {
+      hmacs.unshift({ name: "native (by hand)", op: () => nativeHmacBlake2s(rawKey, m32)[0] });
+      kdfs.unshift({ name: "native (by hand)", op: () => hkdfWith(nativeHmacBlake2s, rawKey, m32, 3)[2][0] });
+    }
+    bench.measureGroup({ group: "hmac-blake2s 32 B", baseline: "noble", contenders: hmacs });
+    bench.measureGroup({ group: "kdf3", baseline: "noble", contenders: kdfs });
     const cookieNonce = fill(24, 9);
     bench.measure({ group: "xchacha seal (cookie)", name: "noble", op: () => xchachaSeal(rawKey, cookieNonce, fill(16, 10), m32)[0] });
 
