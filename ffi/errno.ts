@@ -86,6 +86,7 @@ export const EADDRNOTAVAIL = 99;
 export const ENOBUFS = 105;
 export const ECONNREFUSED = 111;
 export const EIO = 5;
+export const EBADF = 9;
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `E#${errno}`;

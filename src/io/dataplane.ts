@@ -1,0 +1,62 @@
+/**
+ * The main thread's handle on the data-plane Worker: start it with a config, read its counters
+ * from shared memory at any time, stop it. Packets never cross this boundary.
+ */
+import { logger } from "../log/index.ts";
+import type { DataplaneConfig, DataplaneEvent } from "./dataplane-config.ts";
+import { LoopStats } from "./loop-stats.ts";
+
+const log = logger("io::dataplane");
+
+export type DataplaneStartConfig = Omit<DataplaneConfig, "stats" | "stop">;
+
+export class Dataplane {
+  private stoppedPromise: Promise<void> | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    /** Loop counters, written by the Worker once per turn. */
+    readonly stats: LoopStats,
+    private readonly stopFlag: Int32Array,
+    readonly localPort: number,
+    readonly transport: string,
+    readonly gso: boolean,
+  ) {}
+
+  /**
+   * Starts the Worker. `workerUrl` defaults to dataplane-worker.ts next to this file; a compiled
+   * binary must list that file as an entry point (`bun build --compile main.ts src/io/dataplane-worker.ts`).
+   */
+  static async start(cfg: DataplaneStartConfig, workerUrl: URL | string = new URL("./dataplane-worker.ts", import.meta.url)): Promise<Dataplane> {
+    const worker = new Worker(workerUrl);
+    const stats = new LoopStats();
+    const stop = new SharedArrayBuffer(4);
+    const ready = await new Promise<DataplaneEvent>((resolve) => {
+      worker.onmessage = (m: MessageEvent<DataplaneEvent>) => resolve(m.data);
+      worker.onerror = (e) => resolve({ type: "error", message: e.message });
+      worker.postMessage({ ...cfg, stats: stats.buffer, stop } satisfies DataplaneConfig);
+    });
+    if (ready.type !== "ready") {
+      worker.terminate();
+      throw new Error(`data plane did not start: ${ready.type === "error" ? ready.message : ready.type}`);
+    }
+    const dp = new Dataplane(worker, stats, new Int32Array(stop), ready.localPort, ready.transport, ready.gso);
+    log.info("data plane started", { port: ready.localPort, transport: ready.transport, gso: ready.gso });
+    return dp;
+  }
+
+  /** Asks the loop to stop (it notices within its idle timeout) and waits for the Worker to end. */
+  stop(): Promise<void> {
+    if (this.stoppedPromise) return this.stoppedPromise;
+    this.stoppedPromise = new Promise<void>((resolve) => {
+      this.worker.onmessage = (m: MessageEvent<DataplaneEvent>) => {
+        if (m.data.type === "stopped" || m.data.type === "error") {
+          this.worker.terminate();
+          resolve();
+        }
+      };
+      Atomics.store(this.stopFlag, 0, 1);
+    });
+    return this.stoppedPromise;
+  }
+}
