@@ -35,6 +35,25 @@ describe("harness", () => {
     expect(slow.ratio).toBe(1);
   });
 
+  test("measureGroup gives every contender the same number of interleaved runs and a ratio", () => {
+    const bench = new Bench({ durationMs: 30, runs: 3, warmupMs: 2 });
+    const order: string[] = [];
+    let last = "";
+    const op = (name: string) => () => {
+      if (last !== name) order.push(name);
+      last = name;
+      return 1;
+    };
+    const ms = bench.measureGroup({ group: "g2", baseline: "a", bytesPerOp: 10, contenders: [{ name: "a", op: op("a") }, { name: "b", op: op("b") }] });
+    bench.finish();
+    expect(ms.map((m) => m.samples.length)).toEqual([3, 3]);
+    // Warm-up a, warm-up b, then a b a b a b.
+    expect(order).toEqual(["a", "b", "a", "b", "a", "b", "a", "b"]);
+    expect(ms[0].ratio).toBe(1);
+    expect(ms[1].ratio).toBeCloseTo(ms[1].opsPerSec / ms[0].opsPerSec, 9);
+    expect(ms[1].mbPerSec).toBeCloseTo((ms[1].opsPerSec * 10) / 1e6, 6);
+  });
+
   test("the table names the baseline row and the ratio of the others", async () => {
     registerSuite({
       name: "test-fixed",
