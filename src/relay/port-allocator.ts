@@ -31,14 +31,16 @@ export class PortAllocator {
     return this.used.has(port);
   }
 
-  /** A free port, or null when every port in the range is allocated. */
-  take(): number | null {
+  /** A free port (an even one if asked, for RFC 8656 EVEN-PORT), or null when none is left. */
+  take(even = false): number | null {
     const free = this.capacity - this.used.size;
     if (free <= 0) return null;
     const preferred = free - this.countRefusedFree();
     // Random probes find a free port quickly while the range is mostly empty ...
     for (let i = 0; i < 32; i++) {
-      const port = this.min + randomBelow(this.random, this.capacity);
+      let port = this.min + randomBelow(this.random, this.capacity);
+      if (even && (port & 1) === 1) port = port - 1 >= this.min ? port - 1 : port + 1;
+      if (port > this.max || (even && (port & 1) === 1)) continue;
       if (!this.used.has(port) && (preferred === 0 || !this.refused.has(port))) return this.claim(port);
     }
     // ... and a scan from a random start bounds the work when it is nearly full.
@@ -46,7 +48,7 @@ export class PortAllocator {
     for (const avoidRefused of [true, false]) {
       for (let i = 0; i < this.capacity; i++) {
         const port = this.min + ((start + i) % this.capacity);
-        if (this.used.has(port) || (avoidRefused && this.refused.has(port))) continue;
+        if ((even && (port & 1) === 1) || this.used.has(port) || (avoidRefused && this.refused.has(port))) continue;
         return this.claim(port);
       }
     }

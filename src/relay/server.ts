@@ -1,8 +1,16 @@
 import { logger } from "../log/index.ts";
 import {
+  ATTR_CHANNEL_NUMBER,
+  ATTR_ERROR_CODE,
   ATTR_EVEN_PORT,
+  ATTR_LIFETIME,
   ATTR_MESSAGE_INTEGRITY,
-  ATTR_RESERVATION_TOKEN,
+  ATTR_NONCE,
+  ATTR_REALM,
+  ATTR_REQUESTED_ADDRESS_FAMILY,
+  ATTR_REQUESTED_TRANSPORT,
+  ATTR_USERNAME,
+  ATTR_XOR_PEER_ADDRESS,
   ATTR_XOR_MAPPED_ADDRESS,
   ATTR_XOR_RELAYED_ADDRESS,
   ERR_ADDRESS_FAMILY_NOT_SUPPORTED,
@@ -15,7 +23,6 @@ import {
   ERR_UNAUTHENTICATED,
   ERR_UNKNOWN_ATTRIBUTE,
   ERR_UNSUPPORTED_TRANSPORT_PROTOCOL,
-  KNOWN_ATTRIBUTES,
   METHOD_ALLOCATE,
   METHOD_BINDING,
   METHOD_CHANNEL_BIND,
@@ -103,13 +110,27 @@ export interface RelayStats {
 const log = logger("relay::server");
 
 /**
- * Attributes a request to us may carry: the codec's list minus EVEN-PORT and RESERVATION-TOKEN,
- * which we do not offer (RFC 8656 §7.2: refuse with 420 then). DONT-FRAGMENT stays known and is
- * ignored, as in Firezone's relay.
+ * Comprehension-required attributes a request to us may carry: those Firezone's relay decodes
+ * (its `define_attribute_enums!` list in rust/relay/proto/src/server.rs), plus EVEN-PORT, which we
+ * honour without reservations (turnutils_uclient adds it at random; Firezone answers it with 420).
+ * Anything else below 0x8000 (RESERVATION-TOKEN, DONT-FRAGMENT, MESSAGE-INTEGRITY-SHA256, ...) is
+ * a feature we do not offer, and RFC 8489 §7.3.1 says to refuse it with 420.
  */
-const RELAY_KNOWN_ATTRIBUTES: ReadonlySet<number> = new Set(
-  [...KNOWN_ATTRIBUTES].filter((t) => t !== ATTR_EVEN_PORT && t !== ATTR_RESERVATION_TOKEN),
-);
+const RELAY_KNOWN_ATTRIBUTES: ReadonlySet<number> = new Set([
+  ATTR_MESSAGE_INTEGRITY,
+  ATTR_XOR_MAPPED_ADDRESS,
+  ATTR_ERROR_CODE,
+  ATTR_REQUESTED_TRANSPORT,
+  ATTR_XOR_RELAYED_ADDRESS,
+  ATTR_LIFETIME,
+  ATTR_CHANNEL_NUMBER,
+  ATTR_XOR_PEER_ADDRESS,
+  ATTR_NONCE,
+  ATTR_REALM,
+  ATTR_USERNAME,
+  ATTR_REQUESTED_ADDRESS_FAMILY,
+  ATTR_EVEN_PORT,
+]);
 
 const METHOD_NAMES: Record<number, string> = {
   [METHOD_BINDING]: "binding",
@@ -357,7 +378,8 @@ export class RelayServer {
     this.counters.requests[method ?? "other"] = (this.counters.requests[method ?? "other"] ?? 0) + 1;
     const unknown = msg.unknownComprehensionRequired(RELAY_KNOWN_ATTRIBUTES);
     if (unknown.length > 0) {
-      this.respondError(msg, from, new Refusal(ERR_UNKNOWN_ATTRIBUTE, "unknown comprehension-required attributes"), unknown);
+      const types = unknown.map((t) => `0x${t.toString(16).padStart(4, "0")}`).join(",");
+      this.respondError(msg, from, new Refusal(ERR_UNKNOWN_ATTRIBUTE, `unknown comprehension-required attributes ${types}`), unknown);
       return;
     }
     let outcome: Refusal | null;
@@ -415,7 +437,14 @@ export class RelayServer {
     // One allocation per username: a client that roamed (new 5-tuple) leaves its old one behind.
     const previous = this.allocations.forUsername(auth.username);
     if (previous !== undefined) this.deleteAllocation(previous, "replaced by a new allocation for the same username");
-    const port = this.ports.take();
+    const evenPort = msg.value(ATTR_EVEN_PORT);
+    if (evenPort !== undefined && evenPort.length !== 1) return new Refusal(ERR_BAD_REQUEST, "EVEN-PORT malformed", auth.key);
+    // RFC 8656 §7.2: an R bit asks us to reserve the next port too; we keep no reservations, so we
+    // cannot satisfy it (508). Without it, EVEN-PORT only asks for an even port, which we give.
+    if (evenPort !== undefined && (evenPort[0]! & 0x80) !== 0) {
+      return new Refusal(ERR_INSUFFICIENT_CAPACITY, "EVEN-PORT with a reservation is not offered", auth.key);
+    }
+    const port = this.ports.take(evenPort !== undefined);
     if (port === null) return new Refusal(ERR_INSUFFICIENT_CAPACITY, "no relay port left", auth.key);
 
     const lifetimeMs = effectiveLifetime(lifetime);

@@ -2,8 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  ATTR_DONT_FRAGMENT,
   ATTR_EVEN_PORT,
   ATTR_LIFETIME,
+  ATTR_RESERVATION_TOKEN,
   ATTR_SOFTWARE,
   METHOD_ALLOCATE,
   METHOD_BINDING,
@@ -174,13 +176,27 @@ describe("ALLOCATE and authentication", () => {
   test("420 with UNKNOWN-ATTRIBUTES for unknown comprehension-required attributes; optional ones are ignored", () => {
     const server = makeServer();
     const c = client(server);
-    const answer = c.authed(METHOD_ALLOCATE, 0, (b) => b.addRequestedTransport(TRANSPORT_UDP).addU32(0x0031, 1).addU32(ATTR_EVEN_PORT, 0));
+    const answer = c.authed(METHOD_ALLOCATE, 0, (b) => b.addRequestedTransport(TRANSPORT_UDP).addU32(0x0031, 1).addFlag(ATTR_DONT_FRAGMENT));
     expect(errorCode(answer)).toBe(420);
-    expect(getUnknownAttributes(answer)).toEqual([0x0031, ATTR_EVEN_PORT]);
+    expect(getUnknownAttributes(answer)).toEqual([0x0031, ATTR_DONT_FRAGMENT]);
+    const reservation = c.authed(METHOD_ALLOCATE, 0, (b) => b.addRequestedTransport(TRANSPORT_UDP).addU64(ATTR_RESERVATION_TOKEN, 1n));
+    expect(getUnknownAttributes(reservation)).toEqual([ATTR_RESERVATION_TOKEN]);
     const binding = c.request(METHOD_BINDING, 0, (b) => b.addU32(0x0033, 5), { auth: false });
     expect(errorCode(binding)).toBe(420);
     const fine = c.authed(METHOD_ALLOCATE, 0, (b) => b.addRequestedTransport(TRANSPORT_UDP).addU32(0x8031, 1));
     expect(fine.cls).toBe("success");
+  });
+
+  test("EVEN-PORT: an even port without the R bit, 508 with it (we keep no reservations)", () => {
+    const server = makeServer();
+    for (let i = 0; i < 20; i++) {
+      const c = client(server, "198.51.100.7", 2000 + i);
+      const ok = c.allocate(0, (b) => b.addBytes(ATTR_EVEN_PORT, new Uint8Array([0])));
+      expect(ok.cls).toBe("success");
+      expect((getXorRelayedAddresses(ok) as { port: number }[])[0]!.port % 2).toBe(0);
+    }
+    const r = client(server, "198.51.100.7", 3000).allocate(0, (b) => b.addBytes(ATTR_EVEN_PORT, new Uint8Array([0x80])));
+    expect(errorCode(r)).toBe(508);
   });
 
   test("REQUESTED-TRANSPORT: missing → 400, TCP → 442", () => {
