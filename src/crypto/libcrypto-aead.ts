@@ -68,7 +68,7 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
   }
 
   private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (this.disposed || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
+    if (this.disposed || (off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
     const s = this.lib.sym;
     const ctx = this.enc;
     if (s.EVP_EncryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
@@ -94,7 +94,7 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
   }
 
   private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (this.disposed || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
+    if (this.disposed || (off | 0) !== off || (len | 0) !== len || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
     const s = this.lib.sym;
     const ctx = this.dec;
     const ctLen = len - TAG_LENGTH;

@@ -35,7 +35,7 @@ export class LibsodiumAeadKey implements RawNonceAeadKey {
   }
 
   private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (this.disposed || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
+    if (this.disposed || (off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
     const p = (ptr(buf) + off) as Pointer;
     const hasAad = aad !== undefined && aad.length > 0;
     const rc = this.lib.sym.crypto_aead_chacha20poly1305_ietf_encrypt_detached(
@@ -56,7 +56,7 @@ export class LibsodiumAeadKey implements RawNonceAeadKey {
   }
 
   private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (this.disposed || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
+    if (this.disposed || (off | 0) !== off || (len | 0) !== len || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
     const ctLen = len - TAG_LENGTH;
     const p = (ptr(buf) + off) as Pointer;
     const hasAad = aad !== undefined && aad.length > 0;

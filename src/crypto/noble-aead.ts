@@ -8,7 +8,8 @@ const PAD = new Uint8Array(16);
 /**
  * ChaCha20-Poly1305 (RFC 8439 §2.8) in pure JS on @noble/ciphers' primitives, in place.
  * Built from `chacha20` + `poly1305` rather than noble's one-shot AEAD so that seal/open work on
- * the caller's buffer without copies; the only per-call allocation left is noble's Poly1305 state.
+ * the caller's buffer without copies. It still allocates a little per call (noble's Poly1305 state,
+ * subarray views): it is the fallback and the oracle, not the data path.
  */
 export class NobleAeadKey implements RawNonceAeadKey {
   private readonly key = new Uint8Array(32);
@@ -76,7 +77,7 @@ export class NobleAeadKey implements RawNonceAeadKey {
   }
 
   private check(buf: Uint8Array, off: number, need: number): boolean {
-    return !this.disposed && off >= 0 && need >= 0 && off + need <= buf.length;
+    return !this.disposed && (off | 0) === off && (need | 0) === need && off >= 0 && need >= 0 && off + need <= buf.length;
   }
 
   private setNonce(counter: number): void {

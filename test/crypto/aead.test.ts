@@ -132,6 +132,9 @@ for (const v of variants()) {
       expect(k.seal(0, buf, 60, 0)).toBe(-1);
       expect(k.open(0, buf, 0, 15)).toBe(-1); // shorter than a tag
       expect(k.open(0, buf, 10, 60)).toBe(-1);
+      expect(k.seal(0, buf, 0.5, 10)).toBe(-1);
+      expect(k.seal(0, buf, 0, Number.NaN)).toBe(-1);
+      expect(k.open(0, buf, 0, 20.5)).toBe(-1);
       expect(k.seal(0, buf, 0, 48)).toBe(64);
       k.dispose();
       k.dispose();
