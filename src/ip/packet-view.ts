@@ -148,6 +148,10 @@ export class PacketView {
   get isIcmp(): boolean {
     return this.version === 4 ? this.protocol === IPPROTO_ICMP : this.protocol === IPPROTO_ICMPV6;
   }
+  /** TCP flag tests (TCP_SYN, TCP_FIN, TCP_RST… from constants.ts); false when not TCP. */
+  hasTcpFlag(flag: number): boolean {
+    return this.tcpFlags >= 0 && (this.tcpFlags & flag) !== 0;
+  }
   get isEcho(): boolean {
     return this.icmpId !== -1;
   }
