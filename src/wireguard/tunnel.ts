@@ -193,8 +193,9 @@ export class Tunnel {
         this.queue.push({ buf, len });
       }
       this.startHandshake(now, false);
-      if (this.wantInitiation) return this.sendInitiation(now);
-      return setDone(r);
+      const sent = this.wantInitiation ? this.sendInitiation(now) : setDone(r);
+      this.refreshSendPending(now);
+      return sent;
     }
     if (MESSAGE_TRANSPORT_HEADER_SIZE + len + PADDING_MULTIPLE - 1 + TAG_LEN > out.length) {
       return this.dropped(DropReason.BufferTooSmall);
@@ -285,11 +286,7 @@ export class Tunnel {
       this.wantKeepalive = false;
       r = this.sendKeepalive(now);
     }
-    if (this.wantInitiation || this.wantKeepalive || (this.queue.length > 0 && this.usableSession(now) !== null)) {
-      this.timers.set(Timer.SendPending, now);
-    } else {
-      this.timers.clear(Timer.SendPending);
-    }
+    this.refreshSendPending(now);
     return r ?? setDone(this.result);
   }
 
@@ -575,6 +572,15 @@ export class Tunnel {
     if (s === null) return null;
     const q = this.queue.shift()!;
     return this.sendOn(s, q.buf, q.len, now);
+  }
+
+  /** Keeps the SendPending deadline armed exactly while something is waiting to be sent. */
+  private refreshSendPending(now: number): void {
+    if (this.wantInitiation || this.wantKeepalive || (this.queue.length > 0 && this.usableSession(now) !== null)) {
+      this.timers.set(Timer.SendPending, now);
+    } else {
+      this.timers.clear(Timer.SendPending);
+    }
   }
 
   private requestKeepalive(now: number): void {

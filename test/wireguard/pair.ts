@@ -121,7 +121,9 @@ export class Pair {
 
   /** Moves time forward in steps, running timers at each due time, like a driver would. */
   runUntil(at: number): void {
-    for (;;) {
+    for (let guard = 0; ; guard++) {
+      // A deadline that handleTimeout does not move would spin here forever.
+      if (guard > 100_000) throw new Error("timers do not make progress");
       const ta = this.a.pollTimeout()?.at ?? Infinity;
       const tb = this.b.pollTimeout()?.at ?? Infinity;
       const next = Math.min(ta, tb);
