@@ -16,6 +16,15 @@ export function ipFamily(ip: string): IpFamily {
   return ip.includes(":") ? 6 : 4;
 }
 
+/**
+ * Text of an IPv4-mapped IPv6 address ("::ffff:1.2.3.4", as a dual-stack socket reports IPv4
+ * senders) as plain IPv4, so it compares equal to the relay's IPv4 address; other text unchanged.
+ */
+export function unmapIpv4(ip: string): string {
+  if (ip.length > 7 && ip.charCodeAt(0) === 0x3a && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.slice(7);
+  return ip;
+}
+
 /** Map key for an address; brackets keep IPv6 ports unambiguous. */
 export function addressKey(a: SocketAddress): string {
   return a.ip.includes(":") ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;

@@ -196,7 +196,8 @@ export function getErrorCode(msg: StunMessage): AttributeValue<ErrorCode> {
   if (cls < 3 || cls > 6 || num > 99) return new MalformedAttribute(ATTR_ERROR_CODE, "code out of range");
   let reason: string;
   try {
-    reason = decoder.decode(b.subarray(a.offset + 4, a.offset + a.length));
+    // Some servers (coturn) count NUL padding into the phrase; it carries no meaning.
+    reason = decoder.decode(b.subarray(a.offset + 4, a.offset + a.length)).replace(/\0+$/, "");
   } catch {
     return new MalformedAttribute(ATTR_ERROR_CODE, "reason not UTF-8");
   }

@@ -110,3 +110,59 @@ test(`${ITERATIONS} mutated messages never throw (seed ${SEED})`, () => {
   // The mutations must not all be rejected at the header: some must reach the attribute getters.
   expect(parsedOk).toBeGreaterThan(ITERATIONS / 50);
 });
+
+/**
+ * The TURN client's input path under mutated relay answers: every datagram must come back as a
+ * result value (not-mine / consumed / channel-data), never an exception, and the client must keep
+ * a consistent timer (pollTimeout never in the past after handleTimeout).
+ */
+test("TURN client survives 20k mutated relay answers", async () => {
+  const { Allocation } = await import("../../src/turn/index.ts");
+  const { FakeRelay } = await import("../turn/fake-relay.ts");
+  const next = rng(SEED ^ 0xabcdef);
+  const relay = new FakeRelay("1:u", "p");
+  const local = { ip: "10.0.0.2", port: 5000 };
+  let thrown = 0;
+  let allocatedSeen = 0;
+  let now = 1000;
+  let a = new Allocation({ server: { v4: relay.addr }, username: "1:u", password: "p", now, random: stun.seededRandom(11) });
+  const buf = new Uint8Array(1500);
+  for (let i = 0; i < 20_000; i++) {
+    try {
+      if (a.isGone()) a = new Allocation({ server: { v4: relay.addr }, username: "1:u", password: "p", now, random: stun.seededRandom(i) });
+      if (i % 50 === 0) a.bindChannel({ ip: "198.51.100.1", port: 1000 + (i % 7) }, now);
+      const t = a.pollTransmit();
+      if (!t) {
+        const to = a.pollTimeout();
+        now = Math.max(now, to ? to.at : now + 1000);
+        a.handleTimeout(now);
+        continue;
+      }
+      const answer = relay.handle(local, t.payload);
+      if (!answer) continue;
+      let len = answer.length;
+      buf.set(answer);
+      // Half the answers go through unmodified so the client gets far into its states.
+      if (next() & 1) {
+        for (let e = 0; e < 1 + (next() % 3); e++) {
+          const op = next() % 3;
+          const at = next() % len;
+          if (op === 0) buf[at] ^= 1 << (next() % 8);
+          else if (op === 1) buf[at] = next() & 0xff;
+          else len = Math.max(1, next() % (len + 1));
+        }
+      }
+      a.handleInput(relay.addr, local, buf.subarray(0, len), now);
+      // Random ChannelData too.
+      const cd = new Uint8Array([0x40, next() % 4, 0, next() % 8, 1, 2, 3, 4, 5, 6, 7]);
+      a.handleInput(relay.addr, local, cd.subarray(0, 4 + (next() % 8)), now);
+      if (a.hasAllocation()) allocatedSeen++;
+    } catch (err) {
+      thrown++;
+      if (thrown < 3) console.error("client threw", err);
+    }
+  }
+  expect(thrown).toBe(0);
+  // The mutations must not keep the client from ever allocating, or the deep states go untested.
+  expect(allocatedSeen).toBeGreaterThan(1000);
+});

@@ -38,6 +38,7 @@ import {
   writeChannelDataHeader,
   longTermKey,
   TRANSPORT_UDP,
+  unmapIpv4,
 } from "../../src/stun/index.ts";
 
 const tx = newTransactionId(seededRandom(1));
@@ -133,6 +134,8 @@ describe("attributes round trip", () => {
       ),
     );
     expect(getErrorCode(m)).toEqual({ code: 438, reason: "Stale Nonce" });
+    const padded = parse(build((b) => b.addErrorCode(400, "Bad Request\0"), METHOD_ALLOCATE, "error"));
+    expect(getErrorCode(padded)).toEqual({ code: 400, reason: "Bad Request" });
     expect(getUnknownAttributes(m)).toEqual([0x0031, 0x7fff, 0x0002]);
     expect(getChannelNumber(m)).toBe(0x4abc);
     expect(getTieBreaker(m, ATTR_ICE_CONTROLLING)).toBe(0xffffffffffffffffn);
@@ -242,6 +245,13 @@ describe("ChannelData", () => {
 });
 
 describe("IP text", () => {
+  test("IPv4-mapped IPv6 text unmaps to IPv4", () => {
+    expect(unmapIpv4("::ffff:127.0.0.1")).toBe("127.0.0.1");
+    expect(unmapIpv4("::FFFF:10.1.2.3")).toBe("10.1.2.3");
+    expect(unmapIpv4("::1")).toBe("::1");
+    expect(unmapIpv4("10.0.0.1")).toBe("10.0.0.1");
+  });
+
   test("RFC 5952 formatting and parsing", () => {
     const cases: [string, string][] = [
       ["::", "::"],
