@@ -14,7 +14,8 @@ export async function runCli(root: ResolvedCommand, argv: string[]): Promise<num
     const { cmd, path, rest } = locate(root, argv);
     if (rest.includes("--help") || rest.includes("-h") || (cmd.subCommands.size > 0 && !cmd.def.run)) {
       const helpWanted = rest.includes("--help") || rest.includes("-h");
-      process.stdout.write((await renderUsage({ ...cmd.def, meta: { ...cmd.meta, name: path.join(" ") } })) + "\n");
+      const usage = await renderUsage({ ...cmd.def, meta: { ...cmd.meta, name: path.join(" ") } });
+      process.stdout.write((plainOutput() ? stripAnsi(usage) : usage) + "\n");
       if (!helpWanted && rest.length === 0 && path.length > 1) return EXIT_USAGE;
       return helpWanted || path.length === 1 ? EXIT_OK : EXIT_USAGE;
     }
@@ -107,6 +108,11 @@ function report(error: unknown): number {
   consola.error(message);
   if (process.env.FIREZONE_DEBUG && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
   return EXIT_FAILURE;
+}
+
+/** Help is plain text when piped or when NO_COLOR is set (https://no-color.org). */
+function plainOutput(): boolean {
+  return !process.stdout.isTTY || Boolean(process.env.NO_COLOR);
 }
 
 function stripAnsi(s: string): string {

@@ -13,15 +13,26 @@ async function value<T>(v: T | Promise<T> | (() => T | Promise<T>) | undefined):
   return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
 }
 
-/** Resolves lazily imported subcommands recursively (all of them: completions need the whole tree). */
-export async function resolveTree(def: CommandDef<any>, name: string): Promise<ResolvedCommand> {
+/**
+ * Resolves lazily imported subcommands recursively: all of them (completions need the whole
+ * tree), or with `argv` only those on the path it names, so `firezone logs` does not import
+ * the data plane. Subcommands off that path keep their name (for "did you mean") and nothing else.
+ */
+export async function resolveTree(def: CommandDef<any>, name: string, argv?: string[]): Promise<ResolvedCommand> {
   const meta = (await value(def.meta)) ?? {};
   const args = ((await value(def.args)) ?? {}) as ArgsDef;
   const subs = ((await value(def.subCommands)) ?? {}) as Record<string, unknown>;
   const subCommands = new Map<string, ResolvedCommand>();
+  const next = argv?.[0];
+  // A flag or an unknown word first: help and suggestions need only names, unless it may be an alias.
+  const mayBeAlias = next !== undefined && !next.startsWith("-") && !(next in subs);
   for (const [subName, sub] of Object.entries(subs)) {
+    if (argv !== undefined && subName !== next && !mayBeAlias) {
+      subCommands.set(subName, { name: subName, meta: { name: subName }, args: {}, subCommands: new Map(), def: sub as CommandDef<any> });
+      continue;
+    }
     const subDef = (await value(sub as CommandDef<any>)) as CommandDef<any>;
-    subCommands.set(subName, await resolveTree(subDef, subName));
+    subCommands.set(subName, await resolveTree(subDef, subName, argv === undefined ? undefined : subName === next ? argv.slice(1) : []));
   }
   return { name: meta.name ?? name, meta, args, subCommands, def };
 }
