@@ -91,9 +91,10 @@ class Engine {
       },
     });
     procs.push(this.proc);
-    this.lines = new Lines(this.proc.stdout);
+    const lines = new Lines(this.proc.stdout);
+    this.lines = lines;
     (async () => {
-      for (let l = await this.lines.next(); l !== null; l = await this.lines.next()) {
+      for (let l = await lines.next(); l !== null; l = await lines.next()) {
         const msg = JSON.parse(l);
         if (msg.id !== undefined) this.replies.get(msg.id)?.(msg);
         else this.events.push(msg);

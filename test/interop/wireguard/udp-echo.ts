@@ -10,3 +10,5 @@ await Bun.udpSocket({
   },
 });
 process.stdout.write("ready\n");
+
+export {};
