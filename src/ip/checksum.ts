@@ -94,7 +94,17 @@ export function pseudoSum4(buf: Uint8Array, ipOff: number, protocol: number, l4L
   return sum16(buf, ipOff + 12, 8, protocol + l4Len);
 }
 
-/** Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, 32-bit length, next header. */
-export function pseudoSum6(buf: Uint8Array, ipOff: number, nextHeader: number, l4Len: number): number {
-  return sum16(buf, ipOff + 8, 32, nextHeader + (l4Len >>> 16) + (l4Len & 0xffff));
+/**
+ * Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, 32-bit length, next header.
+ * `dstOff` is where the final destination sits: the header's destination field, except in a packet
+ * still in transit through a routing header (see PacketView.pseudoDstOff).
+ */
+export function pseudoSum6(
+  buf: Uint8Array,
+  ipOff: number,
+  nextHeader: number,
+  l4Len: number,
+  dstOff = ipOff + 24,
+): number {
+  return sum16(buf, dstOff, 16, sum16(buf, ipOff + 8, 16, nextHeader + (l4Len >>> 16) + (l4Len & 0xffff)));
 }

@@ -43,3 +43,4 @@ export * from "./nat.ts";
 export * from "./icmp-error.ts";
 export * from "./p2p-control.ts";
 export * from "./cidr.ts";
+export * from "./drop-counters.ts";

@@ -20,10 +20,11 @@ function transportSum(
   protocol: number,
   l4Off: number,
   l4Len: number,
+  dstOff = ipOff + 24,
 ): number {
   let acc = 0;
   if (!(version === 4 && protocol === IPPROTO_ICMP)) {
-    acc = version === 4 ? pseudoSum4(buf, ipOff, protocol, l4Len) : pseudoSum6(buf, ipOff, protocol, l4Len);
+    acc = version === 4 ? pseudoSum4(buf, ipOff, protocol, l4Len) : pseudoSum6(buf, ipOff, protocol, l4Len, dstOff);
   }
   return sum16(buf, l4Off, l4Len, acc);
 }
@@ -39,11 +40,12 @@ export function fillTransportChecksumRaw(
   protocol: number,
   l4Off: number,
   l4Len: number,
+  dstOff = ipOff + 24,
 ): void {
   const co = l4Off + checksumFieldOffset(protocol);
   buf[co] = 0;
   buf[co + 1] = 0;
-  let c = finishChecksum(transportSum(buf, ipOff, version, protocol, l4Off, l4Len));
+  let c = finishChecksum(transportSum(buf, ipOff, version, protocol, l4Off, l4Len, dstOff));
   if (protocol === IPPROTO_UDP && c === 0) c = 0xffff; // RFC 768: 0 means "no checksum"
   buf[co] = c >>> 8;
   buf[co + 1] = c & 0xff;
@@ -58,7 +60,7 @@ function checksummable(v: PacketView): boolean {
  * is a fragment or has no checksummed transport header. */
 export function fillTransportChecksum(v: PacketView): boolean {
   if (!checksummable(v)) return false;
-  fillTransportChecksumRaw(v.buf, v.off, v.version, v.protocol, v.l4Off, v.l4Len);
+  fillTransportChecksumRaw(v.buf, v.off, v.version, v.protocol, v.l4Off, v.l4Len, v.pseudoDstOff);
   return true;
 }
 
@@ -70,5 +72,5 @@ export function verifyTransportChecksum(v: PacketView): boolean {
   if (!checksummable(v)) return true;
   const b = v.buf;
   if (v.protocol === IPPROTO_UDP && b[v.checksumOff] === 0 && b[v.checksumOff + 1] === 0) return v.version === 4;
-  return fold16(transportSum(b, v.off, v.version, v.protocol, v.l4Off, v.l4Len)) === 0xffff;
+  return fold16(transportSum(b, v.off, v.version, v.protocol, v.l4Off, v.l4Len, v.pseudoDstOff)) === 0xffff;
 }

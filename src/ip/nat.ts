@@ -45,7 +45,10 @@ export function natRewrite(
     delta = rangeDelta(b, field, addr, addrOff, v.addrLen);
     for (let i = 0; i < v.addrLen; i++) b[field + i] = addr[addrOff + i];
   }
-  return finish(v, side, delta, port);
+  // The header destination of a packet in transit through a routing header is not the one the
+  // transport checksum covers.
+  const pseudoDelta = side === DESTINATION && v.pseudoDstOff !== v.dstOff ? 0 : delta;
+  return finish(v, side, delta, pseudoDelta, port);
 }
 
 /** IPv4 fast path: the new address as a u32 (-1 keeps the address). */
@@ -58,7 +61,7 @@ export function natRewrite4(v: PacketView, side: Side, addr: number, port: numbe
     delta = u32Delta(readU32(v.buf, field), addr >>> 0);
     writeU32(v.buf, field, addr >>> 0);
   }
-  return finish(v, side, delta, port);
+  return finish(v, side, delta, delta, port);
 }
 
 export function rewriteSource(v: PacketView, addr: Uint8Array | null, addrOff = 0, port = -1): NatResult {
@@ -74,12 +77,12 @@ export function rewriteDestination4(v: PacketView, addr: number, port = -1): Nat
   return natRewrite4(v, DESTINATION, addr, port);
 }
 
-function finish(v: PacketView, side: Side, addrDelta: number, port: number): NatResult {
+function finish(v: PacketView, side: Side, addrDelta: number, pseudoDelta: number, port: number): NatResult {
   const b = v.buf;
   if (v.version === 4 && addrDelta !== 0) adjustChecksumAt(b, v.off + 10, addrDelta);
   const proto = v.protocol;
   const hasPseudo = proto === IPPROTO_TCP || proto === IPPROTO_UDP || (v.version === 6 && proto === IPPROTO_ICMPV6);
-  let l4Delta = hasPseudo ? addrDelta : 0;
+  let l4Delta = hasPseudo ? pseudoDelta : 0;
   if (port >= 0 && v.hasTransport) {
     if (v.srcPort >= 0) {
       const po = v.l4Off + (side === SOURCE ? 0 : 2);

@@ -20,6 +20,7 @@ import {
   IPPROTO_FRAGMENT,
   IPPROTO_HOPOPTS,
   IPPROTO_ICMP,
+  IPPROTO_ROUTING,
   IPPROTO_ICMPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -68,6 +69,10 @@ export class PacketView {
   srcOff = 0;
   dstOff = 0;
   addrLen = 0;
+  /** Where the destination used in the transport pseudo-header sits: `dstOff`, except for an IPv6
+   * packet with a routing header and segments left, whose final destination is in that header
+   * (RFC 8200 §8.1). */
+  pseudoDstOff = 0;
   /** Fragment offset in bytes and the more-fragments flag (IPv4 header or IPv6 fragment header). */
   fragmentOffset = 0;
   moreFragments = false;
@@ -210,6 +215,7 @@ export class PacketView {
       protocol = buf[off + 9];
       this.srcOff = off + 12;
       this.dstOff = off + 16;
+      this.pseudoDstOff = off + 16;
       this.addrLen = 4;
       l4Off = off + ihl;
     } else if (version === 6) {
@@ -227,6 +233,7 @@ export class PacketView {
       }
       this.srcOff = off + 8;
       this.dstOff = off + 24;
+      this.pseudoDstOff = off + 24;
       this.addrLen = 16;
       let p = off + 40;
       let count = 0;
@@ -248,6 +255,13 @@ export class PacketView {
           extLen = (buf[p + 1] + 1) << 3;
         }
         if (p + extLen > end) return "truncated-ipv6-extension-header";
+        if (protocol === IPPROTO_ROUTING && buf[p + 3] !== 0 && extLen >= 24) {
+          // In transit: the final destination is the last listed address (types 0 and 2) or
+          // Segment List[0] (type 4, SRH, RFC 8754 §4.1).
+          const type = buf[p + 2];
+          if (type === 0 || type === 2) this.pseudoDstOff = p + extLen - 16;
+          else if (type === 4) this.pseudoDstOff = p + 8;
+        }
         protocol = buf[p];
         p += extLen;
       }

@@ -4,6 +4,8 @@ import type { BuildError } from "./drop-reason.ts";
 import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
 import { fillTransportChecksumRaw } from "./l4-checksum.ts";
 import { writeU32 } from "./address.ts";
+import { adjustChecksumAt, wordDelta } from "./checksum.ts";
+import type { PacketView } from "./packet-view.ts";
 
 export const TCP_OFF_SRC_PORT = 0;
 export const TCP_OFF_DST_PORT = 2;
@@ -51,4 +53,21 @@ export function buildTcpPacket(
   out.set(payload, t + TCP_MIN_HEADER_LEN);
   fillTransportChecksumRaw(out, off, f, IPPROTO_TCP, t, l4Len);
   return hl + l4Len;
+}
+
+/**
+ * Replaces the flag byte of a parsed TCP segment (e.g. to turn it into a RST) and updates the
+ * checksum incrementally. Returns false if the view has no full TCP header.
+ */
+export function setTcpFlags(v: PacketView, flags: number): boolean {
+  if (v.version === 0 || !v.isTcp || v.tcpFlags < 0 || v.checksumOff < 0) return false;
+  const b = v.buf;
+  // Flags share a 16-bit word with the data offset, so the delta is taken over that word.
+  const at = v.l4Off + TCP_OFF_DATA_OFFSET;
+  const oldWord = (b[at] << 8) | b[at + 1];
+  const newWord = (oldWord & 0xff00) | (flags & 0xff);
+  b[at + 1] = flags & 0xff;
+  adjustChecksumAt(b, v.checksumOff, wordDelta(oldWord, newWord));
+  v.tcpFlags = flags & 0xff;
+  return true;
 }

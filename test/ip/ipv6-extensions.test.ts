@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
+  DESTINATION,
   PacketView,
   SOURCE,
   buildUdpPacket,
@@ -63,6 +64,29 @@ describe("IPv6 extension headers", () => {
     expect(verifyTransportChecksum(v)).toBe(true);
     const l4 = pkt.subarray(v.l4Off);
     expect((l4[6] << 8) | l4[7]).toBe(refTransportChecksumAt(pkt, v.l4Off));
+  });
+
+  test("in transit through a routing header, the pseudo-header uses the final destination (RFC 8200 §8.1)", () => {
+    const FINAL = parseIPv6("2001:db8::f1")!;
+    const HOP = parseIPv6("2001:db8::a")!;
+    const buf = new Uint8Array(200);
+    const n = buildUdpPacket(buf, 0, SRC, FINAL, 1234, 5678, new Uint8Array(11).fill(9)) as number;
+    for (const layout of [
+      [0, 2, 0, 1, 0, 0, 0, 0, ...FINAL], // type 0: addresses after 4 reserved bytes; final last
+      [0, 2, 4, 1, 0, 0, 0, 0, ...FINAL], // type 4 (SRH): Segment List[0] is the final segment
+    ]) {
+      const pkt = withExtensions(buf.slice(0, n), [{ type: 43, bytes: layout }]);
+      pkt.set(HOP, 24); // header destination = the next hop
+      const v = new PacketView();
+      expect(v.parse(pkt, 0, pkt.length)).toBe("ok");
+      expect(v.pseudoDstOff).toBe(48);
+      expect(verifyTransportChecksum(v)).toBe(true);
+      // Rewriting the next hop must not disturb the checksum; rewriting the source must update it.
+      expect(natRewrite(v, DESTINATION, parseIPv6("2001:db8::b")!, 0, -1)).toBe("ok");
+      expect(verifyTransportChecksum(v)).toBe(true);
+      expect(natRewrite(v, SOURCE, parseIPv6("2001:db8::c")!, 0, 4321)).toBe("ok");
+      expect(verifyTransportChecksum(v)).toBe(true);
+    }
   });
 
   test("a non-first fragment has no transport header", () => {

@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import {
   DESTINATION,
+  DropCounters,
   PacketView,
+  TCP_RST,
+  TCP_SYN,
+  setTcpFlags,
   SOURCE,
   TCP_ACK,
   buildIcmpEcho,
@@ -129,5 +133,31 @@ describe("NAT helpers", () => {
     expect(readU32(buf, 12)).toBe(5);
     expect(new PacketView().parse(new Uint8Array(0), 0, 0)).toBe("empty");
     expect(natRewrite4(new PacketView(), SOURCE, 1, 1)).toBe("not-parsed");
+  });
+});
+
+describe("TCP flag rewrite and drop counters", () => {
+  test("setTcpFlags turns a segment into RST|ACK with a valid checksum", () => {
+    const buf = new Uint8Array(200);
+    const n = buildTcpPacket(buf, 0, parseIPv6("fd00::1")!, parseIPv6("fd00::2")!, 1, 2, 3, 4, TCP_ACK, 100, new Uint8Array(7)) as number;
+    const v = new PacketView();
+    v.parse(buf, 0, n);
+    expect(setTcpFlags(v, TCP_RST | TCP_ACK)).toBe(true);
+    expect(v.hasTcpFlag(TCP_RST)).toBe(true);
+    expect(v.hasTcpFlag(TCP_SYN)).toBe(false);
+    expect(refTransportChecksum(buf.subarray(0, n), 16)).toBe((buf[56] << 8) | buf[57]);
+    const u = new Uint8Array(100);
+    const m = buildUdpPacket(u, 0, 1, 2, 3, 4, new Uint8Array(0)) as number;
+    v.parse(u, 0, m);
+    expect(setTcpFlags(v, TCP_RST)).toBe(false);
+  });
+  test("drop counters count parse reasons", () => {
+    const c = new DropCounters();
+    const v = new PacketView();
+    const r = v.parse(new Uint8Array([0x45]), 0, 1);
+    if (r !== "ok") c.count(r);
+    c.count("bad-ip-version", 2);
+    expect(c.toJSON()).toEqual({ "truncated-ipv4-header": 1, "bad-ip-version": 2 });
+    expect(c.total).toBe(3);
   });
 });
