@@ -33,6 +33,7 @@ import {
   METHOD_CHANNEL_BIND,
   METHOD_REFRESH,
   newTransactionId,
+  parseIp,
   parseMessage,
   sameAddress,
   transactionKey,
@@ -100,6 +101,19 @@ interface PendingRequest {
   backoff: Backoff;
   /** Whether the request carried a NONCE: a 401 to such a request means bad credentials. */
   hadNonce: boolean;
+}
+
+export interface AllocationStatus {
+  server: string;
+  activeSocket: SocketAddress | null;
+  gone: boolean;
+  rttMs: number | null;
+  candidates: { kind: string; address: SocketAddress }[];
+  lifetimeRemainingMs: number | null;
+  /** "4000→1.2.3.4:5" per channel, with "?" while unconfirmed. */
+  channels: string[];
+  pendingRequests: number;
+  counters: AllocationCounters;
 }
 
 /** Counted drops and notable outcomes, by reason. */
@@ -202,6 +216,21 @@ export class Allocation {
 
   channelSummary(): string[] {
     return this.channels.describe();
+  }
+
+  /** A JSON-ready picture for `status --json` and debug logs. */
+  status(now: number): AllocationStatus {
+    return {
+      server: this.serverText(),
+      activeSocket: this.activeSocket ? { ...this.activeSocket } : null,
+      gone: this.gone,
+      rttMs: this.smoothedRtt ?? null,
+      candidates: [...this.hostAndServerReflexiveCandidates(), ...this.relayCandidates()].map((c) => ({ kind: c.kind, address: { ...c.address } })),
+      lifetimeRemainingMs: this.lifetime ? Math.max(0, this.lifetime.at + this.lifetime.ms - now) : null,
+      channels: this.channels.describe(),
+      pendingRequests: this.pending.size,
+      counters: { ...this.counters },
+    };
   }
 
   // ---- sans-IO outputs -----------------------------------------------------------------------
@@ -321,6 +350,10 @@ export class Allocation {
    * everything learned is invalid. Credentials are kept and the handshake starts again.
    */
   restart(now: number): void {
+    // Without credentials (the relay refused them) there is nothing to start again with.
+    if (!this.credentials) return;
+    this.gone = false;
+    this.explicitFailure = undefined;
     for (const c of [this.host4, this.host6, this.srflx4, this.srflx6, this.relay4, this.relay6])
       if (c) this.events.push({ type: "invalidated-candidate", candidate: c });
     this.host4 = this.host6 = this.srflx4 = this.srflx6 = this.relay4 = this.relay6 = undefined;
@@ -338,6 +371,10 @@ export class Allocation {
   /** Binds a channel to `peer`, or remembers it until the allocation exists. */
   bindChannel(peer: SocketAddress, now: number): void {
     if (this.gone || this.isSuspended()) return;
+    if (parseIp(peer.ip) === null || !Number.isInteger(peer.port) || peer.port <= 0 || peer.port > 0xffff) {
+      this.count("bind:bad-peer-address");
+      return;
+    }
     if (this.channels.connectedChannelTo(peer, now)) return;
     if (this.channelBindInFlightTo(peer)) return;
     if (!this.hasAllocation()) {

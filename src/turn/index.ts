@@ -9,6 +9,6 @@
  *   a.refresh(now) (one-shot refresh / restart after giving up); a.restart(now) after roaming.
  */
 
-export { Allocation, type AllocationOptions, type RelayServer, type Transmit, type InputResult, type ChannelDataInput, type AllocationCounters } from "./allocation.ts";
+export { Allocation, type AllocationOptions, type RelayServer, type Transmit, type InputResult, type ChannelDataInput, type AllocationCounters, type AllocationStatus } from "./allocation.ts";
 export type { Candidate, CandidateKind, AllocationEvent, FreeReason } from "./candidate.ts";
 export * from "./constants.ts";

@@ -73,6 +73,11 @@ describe("allocate", () => {
     expect(a.hasAllocation()).toBe(true);
     expect(a.relayedAddress(6)).toEqual({ ip: "2001:db8::1", port: 50000 });
     expect(a.rtt()).toBe(0);
+    const st = a.status(T0 + 1000);
+    expect(st.lifetimeRemainingMs).toBe(599_000);
+    expect(st.candidates.map((c) => c.kind)).toEqual(["host", "srflx", "relay", "relay"]);
+    expect(st.pendingRequests).toBe(0);
+    expect(JSON.parse(JSON.stringify(st))).toEqual(st);
   });
 
   test("answers from other addresses or to unknown transactions are not ours", () => {
@@ -321,6 +326,15 @@ describe("channels", () => {
     expect(m.ok && getChannelNumber(m.message)).toBe(0x4001);
   });
 
+  test("a peer address that cannot be encoded is refused and counted", () => {
+    const { relay, a } = allocated();
+    a.bindChannel({ ip: "not-an-ip", port: 1 }, T0);
+    a.bindChannel({ ip: "198.51.100.1", port: 0 }, T0);
+    expect(a.counters["bind:bad-peer-address"]).toBe(2);
+    pump(a, relay, LOCAL, T0);
+    expect(relay.countOf(METHOD_CHANNEL_BIND)).toBe(0);
+  });
+
   test("a failed ChannelBind frees its number", () => {
     const { relay, a } = allocated();
     relay.override[METHOD_CHANNEL_BIND] = (m) => relay.error(m, 403, "Forbidden");
@@ -367,6 +381,28 @@ describe("restart and dual-stack servers", () => {
     const local2 = { ip: "10.0.0.3", port: 52625 };
     pump(a, relay, local2, T0 + 1);
     expect(kinds(drainEvents(a))).toEqual(["+host:10.0.0.3:52625", "+srflx:10.0.0.3:52625", "+relay:192.0.2.1:50000", "+relay:2001:db8::1:50000"]);
+  });
+
+  test("restart revives a relay that was given up for not answering, but not one that refused us", () => {
+    const { relay, a } = setup();
+    relay.silent = true;
+    for (let now = T0; !a.isGone(); ) {
+      drainTransmits(a);
+      now = a.pollTimeout()!.at;
+      a.handleTimeout(now);
+    }
+    relay.silent = false;
+    a.restart(T0 + 20_000);
+    expect(a.isGone()).toBe(false);
+    pump(a, relay, LOCAL, T0 + 20_000);
+    expect(a.hasAllocation()).toBe(true);
+
+    const bad = setup({ password: "wrong" });
+    pump(bad.a, bad.relay, LOCAL, T0);
+    expect(bad.a.isGone()).toBe(true);
+    bad.a.restart(T0 + 1);
+    expect(bad.a.isGone()).toBe(true);
+    expect(drainTransmits(bad.a)).toEqual([]);
   });
 });
 
