@@ -5,7 +5,8 @@ export interface AeadKey {
    *  or -1 when the range does not fit in `buf` or the key was disposed (never throws). */
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
   /** Verifies and decrypts buf[off, off+len) (len includes the 16-byte tag) in place.
-   *  Returns the plaintext length, or -1 when authentication fails (never throws). */
+   *  Returns the plaintext length, or -1 when authentication fails or the range does not fit
+   *  (never throws). After -1 the range holds ciphertext or zeros, never unverified plaintext. */
   open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
   /** Zeroes the key and frees native state; seal/open return -1 afterwards. */
   dispose(): void;
