@@ -10,6 +10,7 @@ import {
   PacketView,
   TCP_SYN,
   buildIcmpEcho,
+  buildIcmpError,
   buildTcpPacket,
   buildUdpPacket,
   formatIp,
@@ -197,6 +198,33 @@ try {
     });
     report[name] = frags;
     sender.close();
+  }
+
+  // Our ICMP errors, judged by the kernel: a "fragmentation needed" / "packet too big" about a
+  // datagram the kernel sent makes it lower its path MTU to that destination, which it only does
+  // after checking our ICMP checksum and matching the quoted packet to its socket.
+  const errView = new PacketView();
+  for (const [name, dst, local, mtu] of [
+    ["pmtu4", "10.77.0.2", "10.77.0.1", 1200],
+    ["pmtu6", "fd77::2", "fd77::1", 1300],
+  ] as const) {
+    const sock = await Bun.udpSocket({ hostname: local });
+    sock.send(new Uint8Array(1400).fill(2), 4242, dst);
+    const made = await receive((v, b) => {
+      if (!v.isUdp || v.dstPort !== 4242) return undefined;
+      errView.parse(b, 0, b.length);
+      return buildIcmpError(mem.tx, 0, errView, "packet-too-big", mtu);
+    });
+    if (typeof made !== "number") throw new Error(`${name}: no datagram or no error: ${made}`);
+    send(made);
+    let route = "";
+    for (let i = 0; i < 200; i++) {
+      route = Bun.spawnSync(["ip", "route", "get", dst]).stdout.toString();
+      if (route.includes(`mtu ${mtu}`)) break;
+      await Bun.sleep(5);
+    }
+    report[name] = route.includes(`mtu ${mtu}`) ? mtu : route.trim();
+    sock.close();
   }
 } finally {
   closeTun(tun);

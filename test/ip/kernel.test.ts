@@ -56,6 +56,10 @@ describe("kernel interop over a TUN device in a private namespace", () => {
       expect(f[f.length - 1].more).toBe(false);
     }
   });
+  test("the kernel accepts our ICMP 'fragmentation needed' / 'packet too big' and lowers its path MTU", () => {
+    expect(report.pmtu4).toBe(1200);
+    expect(report.pmtu6).toBe(1300);
+  });
   test("every packet the kernel wrote parses and every checksum verifies", () => {
     expect(report.seen.length).toBeGreaterThanOrEqual(8);
     for (const s of report.seen) {
