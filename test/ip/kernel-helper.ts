@@ -174,7 +174,19 @@ try {
     ["synack6", C6, K6, server6.port],
     ["rst6", C6, K6, 9],
   ] as const) {
-    send(buildTcpPacket(mem.tx, 0, src, dst, 41000, port, 1000, 0, TCP_SYN, 64240, new Uint8Array(0)) as number);
+    // Built for other addresses and ports, then NAT-rewritten: the kernel answers only if the
+    // incrementally updated TCP checksum is right.
+    const v4 = !(src instanceof Uint8Array);
+    const n = buildTcpPacket(mem.tx, 0, v4 ? parseIPv4("192.0.2.1")! : parseIPv6("2001:db8::1")!, v4 ? parseIPv4("198.51.100.1")! : parseIPv6("2001:db8::2")!, 1, 2, 1000, 0, TCP_SYN, 64240, new Uint8Array(0)) as number;
+    view.parse(mem.tx, 0, n);
+    if (v4) {
+      rewriteSource4(view, src as number, 41000);
+      rewriteDestination4(view, dst as number, port);
+    } else {
+      rewriteSource(view, src as Uint8Array, 0, 41000);
+      rewriteDestination(view, dst as Uint8Array, 0, port);
+    }
+    send(n);
     report[name] = await receive((v) =>
       v.isTcp && v.dstPort === 41000 ? { flags: v.tcpFlags, srcPort: v.srcPort, headerBytes: v.payloadOff - v.l4Off } : undefined,
     );
