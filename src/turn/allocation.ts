@@ -533,16 +533,17 @@ export class Allocation {
       const cred = this.credentials;
       if (!cred) return;
       const nonce = getNonce(msg);
-      if (typeof nonce === "string") cred.nonce = nonce;
+      if (typeof nonce !== "string") {
+        // RFC 8489 §9.2.4 puts a NONCE in every 401/438; without one, re-sending would only loop.
+        this.count("challenge-without-nonce");
+        this.explicitFailure = "protocol-failure";
+        return;
+      }
+      cred.nonce = nonce;
       const realm = getRealm(msg);
       if (typeof realm === "string" && realm !== cred.realm) {
         log.warn("refusing to authenticate with a foreign realm", { ours: cred.realm, server: realm });
         this.explicitFailure = "authentication-error";
-        return;
-      }
-      if (cred.nonce === undefined) {
-        this.count("challenge-without-nonce");
-        this.explicitFailure = "protocol-failure";
         return;
       }
       log.debug("re-authenticating", { method: methodName(method), code, reason });

@@ -139,6 +139,16 @@ describe("allocate", () => {
     expect(kinds(drainEvents(a))).toEqual(["-relay:192.0.2.1:50000", "-relay:2001:db8::1:50000", "+relay:192.0.2.1:50002"]);
   });
 
+  test("a 438 without a NONCE is a protocol failure, not an endless retry", () => {
+    const { relay, a } = allocated();
+    relay.override[METHOD_REFRESH] = (m) => relay.reply(m, "error", (b) => b.addErrorCode(438, "Stale Nonce"));
+    a.refresh(T0 + 5);
+    pump(a, relay, LOCAL, T0 + 5);
+    expect(relay.countOf(METHOD_REFRESH)).toBe(1);
+    expect(a.counters["challenge-without-nonce"]).toBe(1);
+    expect(kinds(drainEvents(a)).at(-1)).toBe("gone:protocol-failure");
+  });
+
   test("420 unknown attribute is a protocol failure", () => {
     const { relay, a } = setup();
     relay.override[METHOD_ALLOCATE] = (m) => relay.reply(m, "error", (b) => b.addErrorCode(420, "Unknown Attribute").addUnknownAttributes([ATTR_REQUESTED_TRANSPORT]));
