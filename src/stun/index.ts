@@ -19,7 +19,9 @@
  * ChannelData: parseChannelData(bytes) → { ok, channel, payload }; writeChannelDataHeader(buf, payloadOffset,
  *          len, channel) writes the 4-byte header in front of a payload in place; encodeChannelData copies.
  * Demux:   looksLikeStun(bytes) (first byte 0..3 + cookie), looksLikeChannelData(bytes) (first byte 64..127).
- * Addresses are { ip: string, port: number } (SocketAddress); addressKey(a) gives a map key.
+ * Addresses are { ip: string, port: number } (SocketAddress); addressKey(a) gives a map key,
+ *          unmapIpv4("::ffff:1.2.3.4") → "1.2.3.4" for dual-stack sockets; parseIp/formatIp convert.
+ * Ids:     newTransactionId(random?), seededRandom(seed) for deterministic tests.
  */
 
 export * from "./constants.ts";
