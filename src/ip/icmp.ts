@@ -12,6 +12,8 @@ import {
 import type { BuildError } from "./drop-reason.ts";
 import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
 import { fillTransportChecksumRaw } from "./l4-checksum.ts";
+import { adjustChecksumAt, wordDelta } from "./checksum.ts";
+import type { PacketView } from "./packet-view.ts";
 
 export const ICMP_OFF_TYPE = 0;
 export const ICMP_OFF_CODE = 1;
@@ -48,4 +50,28 @@ export function buildIcmpEcho(
   out.set(payload, i + ICMP_HEADER_LEN);
   fillTransportChecksumRaw(out, off, f, protocol, i, l4Len);
   return hl + l4Len;
+}
+
+/**
+ * Turns a parsed echo request into its reply in place: addresses swapped, type set to reply.
+ * Swapping addresses leaves every one's-complement sum unchanged, so only the type word needs an
+ * incremental checksum update. Used to answer probes without building a new packet. Returns false
+ * (packet untouched) if `v` is not an echo request.
+ */
+export function echoReplyInPlace(v: PacketView): boolean {
+  if (v.version === 0 || v.embedded || !v.isIcmp) return false;
+  const req = v.version === 4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST;
+  const rep = v.version === 4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY;
+  if (v.icmpType !== req) return false;
+  const b = v.buf;
+  for (let i = 0; i < v.addrLen; i++) {
+    const t = b[v.srcOff + i];
+    b[v.srcOff + i] = b[v.dstOff + i];
+    b[v.dstOff + i] = t;
+  }
+  const code = b[v.l4Off + 1];
+  b[v.l4Off] = rep;
+  adjustChecksumAt(b, v.checksumOff, wordDelta((req << 8) | code, (rep << 8) | code));
+  v.icmpType = rep;
+  return true;
 }

@@ -21,6 +21,8 @@
 //   translates the quoted packet (gateway reverse NAT) and fixes all checksums.
 // - Builders return the byte length written or a BuildError string: buildUdpPacket (udp.ts),
 //   buildTcpPacket (tcp.ts), buildIcmpEcho (icmp.ts). `Addr`: u32 or 4 bytes = IPv4, 16 = IPv6.
+//   In place: echoReplyInPlace(view) (answer a probe), setTcpFlags(view, TCP_RST | TCP_ACK).
+// - DropCounters (drop-counters.ts): per-reason counts for status output.
 // - p2p control (p2p-control.ts): encodeP2pEvent/decodeP2pEvent (AssignedIps, DomainStatus,
 //   Goodbye), buildP2pControl, isP2pControl(buf, off, len).
 // - CIDR (cidr.ts): parseCidr/formatCidr, cidrContains/cidrContains4, CidrTable<T> with

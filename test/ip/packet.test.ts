@@ -4,6 +4,7 @@ import {
   TCP_ACK,
   TCP_SYN,
   buildIcmpEcho,
+  echoReplyInPlace,
   buildTcpPacket,
   buildUdpPacket,
   ipv4HeaderChecksum,
@@ -137,4 +138,24 @@ describe("parser rejects malformed packets with a reason", () => {
     expect(v.len).toBe(n4);
     expect(verifyTransportChecksum(v)).toBe(true);
   });
+});
+
+describe("echoReplyInPlace", () => {
+  for (const [name, a, b] of [
+    ["v4", V4A, V4B],
+    ["v6", parseIPv6("100::dead:1ce:1")!, parseIPv6("100::dead:1ce:2")!],
+  ] as const) {
+    test(`${name}: equals a freshly built reply`, () => {
+      const payload = new Uint8Array(33).fill(5);
+      const req = new Uint8Array(200);
+      const n = buildIcmpEcho(req, 0, a, b, true, 99, 12, payload, 64) as number;
+      const want = new Uint8Array(200);
+      buildIcmpEcho(want, 0, b, a, false, 99, 12, payload, 64);
+      const v = new PacketView();
+      v.parse(req, 0, n);
+      expect(echoReplyInPlace(v)).toBe(true);
+      expect(Array.from(req.subarray(0, n))).toEqual(Array.from(want.subarray(0, n)));
+      expect(echoReplyInPlace(v)).toBe(false); // now a reply
+    });
+  }
 });
