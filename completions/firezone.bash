@@ -2,6 +2,7 @@
 _firezone_subcommands() {
   case "$1" in
     '') echo 'connect status logs gateway relay portal admin perf completions version' ;;
+    'admin') echo 'online list apply create token revoke delete add-member remove-member' ;;
   esac
 }
 
@@ -13,8 +14,17 @@ _firezone_flags() {
     'logs') echo '--help -h --follow -f --level --since --until --grep --target --tail -n --json --local --color --no-color' ;;
     'gateway') echo '--help -h' ;;
     'relay') echo '--help -h --listen --port --public-ipv4 --public-ipv6 --min-port --max-port --secret --max-allocations-per-ip --log-level --log-dir' ;;
-    'portal') echo '--help -h' ;;
+    'portal') echo '--help -h --db --config --listen --port --authorization-timeout --log-level --log-dir' ;;
     'admin') echo '--help -h' ;;
+    'admin online') echo '--help -h --url --token --json' ;;
+    'admin list') echo '--help -h --url --token --json' ;;
+    'admin apply') echo '--help -h --url --token --json' ;;
+    'admin create') echo '--help -h --url --token --json' ;;
+    'admin token') echo '--help -h --actor --site --expires-at --url --token --json' ;;
+    'admin revoke') echo '--help -h --url --token --json' ;;
+    'admin delete') echo '--help -h --url --token --json' ;;
+    'admin add-member') echo '--help -h --url --token --json' ;;
+    'admin remove-member') echo '--help -h --url --token --json' ;;
     'perf') echo '--help -h --duration --runs --json' ;;
     'completions') echo '--help -h --write' ;;
     'version') echo '--help -h --json' ;;
@@ -25,6 +35,16 @@ _firezone_value_flags() {
   case "$1" in
     'logs') echo '--level --since --until --grep --target --tail -n' ;;
     'relay') echo '--listen --port --public-ipv4 --public-ipv6 --min-port --max-port --secret --max-allocations-per-ip --log-level --log-dir' ;;
+    'portal') echo '--db --config --listen --port --authorization-timeout --log-level --log-dir' ;;
+    'admin online') echo '--url --token' ;;
+    'admin list') echo '--url --token' ;;
+    'admin apply') echo '--url --token' ;;
+    'admin create') echo '--url --token' ;;
+    'admin token') echo '--actor --site --expires-at --url --token' ;;
+    'admin revoke') echo '--url --token' ;;
+    'admin delete') echo '--url --token' ;;
+    'admin add-member') echo '--url --token' ;;
+    'admin remove-member') echo '--url --token' ;;
     'perf') echo '--duration --runs' ;;
     'completions') echo '--write' ;;
   esac
@@ -49,6 +69,34 @@ _firezone_flag_values() {
     'relay|--max-allocations-per-ip') echo '' ;;
     'relay|--log-level') echo '' ;;
     'relay|--log-dir') echo '__dir' ;;
+    'portal|--db') echo '__file' ;;
+    'portal|--config') echo '__file' ;;
+    'portal|--listen') echo '' ;;
+    'portal|--port') echo '' ;;
+    'portal|--authorization-timeout') echo '' ;;
+    'portal|--log-level') echo '' ;;
+    'portal|--log-dir') echo '__dir' ;;
+    'admin online|--url') echo '' ;;
+    'admin online|--token') echo '' ;;
+    'admin list|--url') echo '' ;;
+    'admin list|--token') echo '' ;;
+    'admin apply|--url') echo '' ;;
+    'admin apply|--token') echo '' ;;
+    'admin create|--url') echo '' ;;
+    'admin create|--token') echo '' ;;
+    'admin token|--actor') echo '' ;;
+    'admin token|--site') echo '' ;;
+    'admin token|--expires-at') echo '' ;;
+    'admin token|--url') echo '' ;;
+    'admin token|--token') echo '' ;;
+    'admin revoke|--url') echo '' ;;
+    'admin revoke|--token') echo '' ;;
+    'admin delete|--url') echo '' ;;
+    'admin delete|--token') echo '' ;;
+    'admin add-member|--url') echo '' ;;
+    'admin add-member|--token') echo '' ;;
+    'admin remove-member|--url') echo '' ;;
+    'admin remove-member|--token') echo '' ;;
     'perf|--duration') echo '' ;;
     'perf|--runs') echo '' ;;
     'completions|--write') echo '__dir' ;;
@@ -58,6 +106,7 @@ _firezone_flag_values() {
 _firezone_positional() {
   case "$1" in
     'logs') echo '__file' ;;
+    'admin apply') echo '__file' ;;
     'completions') echo 'bash zsh fish' ;;
   esac
 }
