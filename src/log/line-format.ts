@@ -73,7 +73,7 @@ export class LineFormatter {
     this.targetPrefix = opts.targetPrefix ? new TextEncoder().encode(opts.targetPrefix) : undefined;
   }
 
-  line(b: Uint8Array, s: number, e: number): LineResult {
+  line(b: Buffer, s: number, e: number): LineResult {
     let p = s;
     while (p < e && (b[p] === 0x20 || b[p] === 0x09 || b[p] === 0x0d || b[p] === 0x0a)) p++;
     if (p === e) return LineResult.Empty;
@@ -87,7 +87,7 @@ export class LineFormatter {
   }
 
   /** Exposed for the equivalence test: the reference path alone. */
-  slowLine(b: Uint8Array, s: number, e: number): LineResult {
+  slowLine(b: Buffer, s: number, e: number): LineResult {
     const text = this.decoder.decode(b.subarray(s, e));
     let o: unknown;
     try {
@@ -130,7 +130,7 @@ export class LineFormatter {
   }
 
   /** The byte-level path; FALLBACK whenever the line is not in the simple shape. */
-  private fastLine(b: Uint8Array, s: number, e: number): number {
+  private fastLine(b: Buffer, s: number, e: number): number {
     const ks = this.ks;
     const ke = this.ke;
     const vs = this.vs;
@@ -320,7 +320,7 @@ export class LineFormatter {
       for (let i = ts + 16; i < te - 1; i++) o[q++] = b[i]!;
       const off = this.localOffset;
       for (let i = 0; i < off.length; i++) o[q++] = off[i]!;
-    } else for (let i = ts; i < te; i++) o[q++] = b[i]!;
+    } else q += b.copy(o, q, ts, te);
     o[q++] = 0x20;
     const sev = this.sevBytes[rank]!;
     for (let i = 0; i < sev.length; i++) o[q++] = sev[i]!;
@@ -330,10 +330,9 @@ export class LineFormatter {
     let msgStart = q;
     const ms = vs[msgI]!;
     const me = ve[msgI]!;
-    if (me - ms > 32) {
-      o.set(b.subarray(ms, me), q);
-      q += me - ms;
-    } else for (let i = ms; i < me; i++) o[q++] = b[i]!;
+    // Native copy wins from about 24 bytes; below that the call costs more than the loop.
+    if (me - ms > 24) q += b.copy(o, q, ms, me);
+    else for (let i = ms; i < me; i++) o[q++] = b[i]!;
     for (let f = 0; f < n; f++) {
       if (f === timeI || f === sevI || f === targetI || f === msgI) continue;
       o[q++] = 0x20;
@@ -356,10 +355,8 @@ export class LineFormatter {
       if (kind === QUOTED) o[q++] = 0x22;
       const fs = vs[f]!;
       const fe = ve[f]!;
-      if (fe - fs > 32) {
-        o.set(b.subarray(fs, fe), q);
-        q += fe - fs;
-      } else for (let i = fs; i < fe; i++) o[q++] = b[i]!;
+      if (fe - fs > 24) q += b.copy(o, q, fs, fe);
+      else for (let i = fs; i < fe; i++) o[q++] = b[i]!;
       if (kind === QUOTED) o[q++] = 0x22;
     }
     if (opts.grep && !opts.grep.test(o.toString("latin1", msgStart, q))) {

@@ -2,7 +2,7 @@ import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseLogFileName } from "./file-sink.ts";
 
-export type LineHandler = (buf: Uint8Array, start: number, end: number) => void;
+export type LineHandler = (buf: Buffer, start: number, end: number) => void;
 
 /** Longest line kept whole; a longer one is handed on in pieces (each shown as malformed). */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -98,8 +98,8 @@ export function readFileLines(path: string, onLine: LineHandler): void {
  * from its end in blocks, so a 1 GB log costs only the blocks that hold those lines. Returns
  * copies of the lines, oldest first.
  */
-export function lastLines(paths: string[], count: number, accept: (buf: Uint8Array, start: number, end: number) => boolean, blockSize = 64 * 1024): Uint8Array[] {
-  const found: Uint8Array[] = [];
+export function lastLines(paths: string[], count: number, accept: (buf: Buffer, start: number, end: number) => boolean, blockSize = 64 * 1024): Buffer[] {
+  const found: Buffer[] = [];
   if (count <= 0) return found;
   for (let f = paths.length - 1; f >= 0 && found.length < count; f--) {
     const fd = openSync(paths[f]!, "r");
@@ -109,7 +109,7 @@ export function lastLines(paths: string[], count: number, accept: (buf: Uint8Arr
       let carry: Buffer = Buffer.alloc(0);
       while (found.length < count) {
         if (pos === 0) {
-          if (carry.length > 0 && accept(carry, 0, carry.length)) found.push(Uint8Array.from(carry));
+          if (carry.length > 0 && accept(carry, 0, carry.length)) found.push(Buffer.from(carry));
           break;
         }
         const size = Math.min(blockSize, pos);
@@ -125,7 +125,7 @@ export function lastLines(paths: string[], count: number, accept: (buf: Uint8Arr
         let end = data.length;
         let nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1;
         while (nl !== -1 && found.length < count) {
-          if (nl + 1 < end && accept(data, nl + 1, end)) found.push(Uint8Array.prototype.slice.call(data, nl + 1, end));
+          if (nl + 1 < end && accept(data, nl + 1, end)) found.push(Buffer.from(data.subarray(nl + 1, end)));
           end = nl;
           nl = end > 0 ? data.lastIndexOf(10, end - 1) : -1;
         }

@@ -35,7 +35,7 @@ export interface ReadLogsResult {
 export async function readLogs(options: ReadLogsOptions): Promise<ReadLogsResult> {
   const { out, format } = options;
   const fmt = new LineFormatter(format, out);
-  const onLine = (b: Uint8Array, s: number, e: number) => {
+  const onLine = (b: Buffer, s: number, e: number) => {
     fmt.line(b, s, e);
   };
   const cursors: FileCursor[] = [];
@@ -45,7 +45,7 @@ export async function readLogs(options: ReadLogsOptions): Promise<ReadLogsResult
   if (options.tail !== undefined) {
     // A probe decides which lines count towards N without printing or counting anything.
     const probe = new LineFormatter(format, new OutBuffer(() => {}));
-    const accept = (b: Uint8Array, s: number, e: number) => {
+    const accept = (b: Buffer, s: number, e: number) => {
       const r = probe.line(b, s, e);
       probe.out.rollback();
       return r === LineResult.Shown || (r === LineResult.Malformed && !format.json);
@@ -82,16 +82,16 @@ export async function readLogs(options: ReadLogsOptions): Promise<ReadLogsResult
 class FileCursor {
   private splitter: LineSplitter;
 
-  private constructor(readonly path: string, private fd: number, private ino: number, public pos: number, private readonly onLine: (b: Uint8Array, s: number, e: number) => void) {
+  private constructor(readonly path: string, private fd: number, private ino: number, public pos: number, private readonly onLine: (b: Buffer, s: number, e: number) => void) {
     this.splitter = new LineSplitter(onLine);
   }
 
-  static atStart(path: string, onLine: (b: Uint8Array, s: number, e: number) => void): FileCursor {
+  static atStart(path: string, onLine: (b: Buffer, s: number, e: number) => void): FileCursor {
     const fd = openSync(path, "r");
     return new FileCursor(path, fd, fstatSync(fd).ino, 0, onLine);
   }
 
-  static atEnd(path: string, onLine: (b: Uint8Array, s: number, e: number) => void): FileCursor {
+  static atEnd(path: string, onLine: (b: Buffer, s: number, e: number) => void): FileCursor {
     const fd = openSync(path, "r");
     const st = fstatSync(fd);
     return new FileCursor(path, fd, st.ino, st.size, onLine);
@@ -143,7 +143,7 @@ class FileCursor {
   }
 }
 
-async function followSources(options: ReadLogsOptions, cursors: FileCursor[], onLine: (b: Uint8Array, s: number, e: number) => void): Promise<void> {
+async function followSources(options: ReadLogsOptions, cursors: FileCursor[], onLine: (b: Buffer, s: number, e: number) => void): Promise<void> {
   const { out, signal } = options;
   const known = new Set(cursors.map((c) => c.path));
   // Directories to watch for new files: given ones, and the directory of a Firezone log file
@@ -221,7 +221,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function readStream(chunks: AsyncIterable<Uint8Array>, onLine: (b: Uint8Array, s: number, e: number) => void, out: OutBuffer): Promise<void> {
+async function readStream(chunks: AsyncIterable<Uint8Array>, onLine: (b: Buffer, s: number, e: number) => void, out: OutBuffer): Promise<void> {
   const splitter = new LineSplitter(onLine);
   for await (const chunk of chunks) {
     splitter.push(chunk);
@@ -233,15 +233,15 @@ async function readStream(chunks: AsyncIterable<Uint8Array>, onLine: (b: Uint8Ar
 /** `--tail N` on a pipe: a ring of the last N matching lines (copies), printed at the end. */
 async function readStdinTail(
   options: ReadLogsOptions,
-  accept: (b: Uint8Array, s: number, e: number) => boolean,
-  onLine: (b: Uint8Array, s: number, e: number) => void,
+  accept: (b: Buffer, s: number, e: number) => boolean,
+  onLine: (b: Buffer, s: number, e: number) => void,
   count: number,
 ): Promise<void> {
-  const ring: Uint8Array[] = [];
+  const ring: Buffer[] = [];
   let next = 0;
   const splitter = new LineSplitter((b, s, e) => {
     if (count === 0 || !accept(b, s, e)) return;
-    const copy = Uint8Array.prototype.slice.call(b, s, e);
+    const copy = Buffer.from(b.subarray(s, e));
     if (ring.length < count) ring.push(copy);
     else {
       ring[next] = copy;
