@@ -95,13 +95,13 @@ export class RelayDriver {
     d.clockSyncedAt = d.now();
     try {
       if (options.listenIpv4) {
-        d.listen4 = await Bun.udpSocket({ hostname: options.listenIpv4, port: options.port, socket: { data: d.onClient } });
+        d.listen4 = await Bun.udpSocket({ hostname: options.listenIpv4, port: options.port, socket: { data: d.onClient, error: d.onError } });
         d.q4 = new SendQueue(d.listen4);
       }
       if (options.listenIpv6) {
         // With an IPv4 socket on a port 0 request, put IPv6 on the same port the kernel chose.
         const port = options.port === 0 && d.listen4 ? d.listen4.port : options.port;
-        d.listen6 = await Bun.udpSocket({ hostname: options.listenIpv6, port, socket: { data: d.onClient } });
+        d.listen6 = await Bun.udpSocket({ hostname: options.listenIpv6, port, socket: { data: d.onClient, error: d.onError } });
         d.q6 = new SendQueue(d.listen6);
       }
     } catch (e) {
@@ -156,6 +156,17 @@ export class RelayDriver {
       return;
     }
     this.afterControl();
+  };
+
+  /**
+   * Socket errors are reported asynchronously, mostly ECONNREFUSED from an ICMP port unreachable
+   * for an earlier send to a client or peer that has gone. They must never end the process.
+   */
+  private readonly onError = (...args: unknown[]): void => {
+    this.server.counters.socketErrors++;
+    // Bun passes (error) although its types say (socket, error); take whichever is the Error.
+    const error = args.find((a) => a instanceof Error) as Error | undefined;
+    log.debug("socket error", { error: error?.message ?? "unknown" });
   };
 
   private onPeer(rp: RelayPort): (socket: Sock, data: Buffer, port: number, address: string) => void {
@@ -257,7 +268,7 @@ export class RelayDriver {
     if (this.stopped) return;
     const rp = new RelayPort(port);
     this.relayPorts[port] = rp;
-    const handler = { data: this.onPeer(rp) };
+    const handler = { data: this.onPeer(rp), error: this.onError };
     const open = async () => {
       try {
         if (ipv4) {
@@ -336,6 +347,7 @@ function summary(server: RelayServer): Record<string, unknown> {
   const drops: Record<string, number> = {};
   for (const [k, v] of Object.entries(c.drops)) if (v > 0) drops[k] = v;
   return {
+    socket_errors: c.socketErrors,
     allocations: s.allocations,
     channels: s.boundChannels,
     client_to_peer_packets: c.clientToPeerPackets,

@@ -43,6 +43,8 @@ export class RelayCounters {
   readonly requests: Record<string, number> = {};
   readonly errors: Record<string, number> = {};
   readonly drops: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  /** Errors the sockets reported, mostly ICMP unreachable from a client or peer that went away. */
+  socketErrors = 0;
   allocationsCreated = 0;
   allocationsDeleted = 0;
 

@@ -479,7 +479,7 @@ export class RelayServer {
    */
   private relayFamilies(msg: StunMessage, key: Uint8Array): { v4: boolean; v6: boolean } | Refusal {
     const requested = getRequestedAddressFamily(msg);
-    const additional = getAdditionalAddressFamily(msg);
+    const additional = getAdditionalAddressFamily(msg) ?? draftAdditionalFamily(msg);
     if (isMalformed(requested) || isMalformed(additional)) return new Refusal(ERR_BAD_REQUEST, "address family attribute malformed", key);
     if (requested !== undefined && additional !== undefined) {
       return new Refusal(ERR_BAD_REQUEST, "REQUESTED- and ADDITIONAL-ADDRESS-FAMILY together", key);
@@ -638,6 +638,18 @@ function effectiveLifetime(requestedSeconds: number | undefined): number {
   if (requestedSeconds === undefined) return DEFAULT_ALLOCATION_LIFETIME_MS;
   const ms = Math.min(requestedSeconds * 1000, MAX_ALLOCATION_LIFETIME_MS);
   return Math.max(ms, DEFAULT_ALLOCATION_LIFETIME_MS);
+}
+
+/**
+ * coturn up to 4.6 (turnutils_uclient -Z) sends ADDITIONAL-ADDRESS-FAMILY under the draft code
+ * point 0x8032 instead of RFC 8656's 0x8000. We read it only when 0x8000 is absent, only in an
+ * Allocate, and only with the exact IPv6 value, so nothing else that may use 0x8032 is misread.
+ */
+const ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT = 0x8032;
+
+function draftAdditionalFamily(msg: StunMessage): 6 | undefined {
+  const v = msg.value(ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT);
+  return v !== undefined && v.length === 4 && v[0] === 0x02 && v[1] === 0 && v[2] === 0 && v[3] === 0 ? 6 : undefined;
 }
 
 function clientKey(a: SocketAddress): string {

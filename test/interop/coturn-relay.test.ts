@@ -67,6 +67,11 @@ function uclient(args: string[], server = "127.0.0.1"): Promise<{ code: number; 
   return run(["turnutils_uclient", "-p", String(relayPort), ...args, server]);
 }
 
+/** What the relay has logged so far (console lines on stderr, debug level). */
+function relayLog(): string {
+  return readFileSync(join(dir, "relay.err"), "utf8");
+}
+
 /** "tot_send_msgs=N, tot_recv_msgs=M" from uclient's summary line. */
 function totals(out: string): { sent: number; received: number } | null {
   const m = /start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/.exec(out);
@@ -137,18 +142,16 @@ describe("coturn clients against firezone relay", () => {
     if (!hasIpv6) throw new Error("this machine has no IPv6 loopback");
     const c = credentials();
     const { out } = await uclient(["-x", "-c", "-u", c.username, "-w", c.password, "-e", "::1", "-r", String(peerPort), "-n", "100", "-l", "500", "-z", "2"], "::1");
-    expect(out).toMatch(/Received relay addr: \[?::1\]?:?/);
     expect(totals(out)).toEqual({ sent: 100, received: 100 });
+    expect(relayLog()).toMatch(/created allocation client=\[::1\]:\d+ port=\d+ ipv4=false ipv6=true/);
   });
 
   test("turnutils_uclient -Z: dual allocation (ADDITIONAL-ADDRESS-FAMILY) on one port", async () => {
     if (!hasIpv6) throw new Error("this machine has no IPv6 loopback");
     const c = credentials();
     const { out } = await uclient(["-Z", "-u", c.username, "-w", c.password, "-e", "127.0.0.1", "-r", String(peerPort), "-n", "100", "-l", "500", "-z", "2"]);
-    const relayed = [...out.matchAll(/Received relay addr: (\S+)/g)].map((m) => m[1]!);
-    expect(relayed.some((a) => a.startsWith("127.0.0.1:"))).toBe(true);
-    expect(relayed.some((a) => a.includes("::1"))).toBe(true);
     expect(totals(out)).toEqual({ sent: 100, received: 100 });
+    expect(relayLog()).toMatch(/created allocation client=127\.0\.0\.1:\d+ port=\d+ ipv4=true ipv6=true/);
   });
 
   test("turnutils_uclient with a wrong password or expired credentials cannot allocate", async () => {
@@ -166,7 +169,7 @@ describe("coturn clients against firezone relay", () => {
     relay.kill("SIGTERM");
     const code = await relay.exited;
     const err = readFileSync(join(dir, "relay.err"), "utf8");
-    expect({ code, tail: code === 0 ? "" : err.slice(-800) }).toEqual({ code: 0, tail: "" });
+    expect({ code, tail: code === 0 ? "" : err.slice(-3000) }).toEqual({ code: 0, tail: "" });
     const stopped = /relay stopped .*client_to_peer_packets=(\d+) .*peer_to_client_packets=(\d+)/.exec(err);
     expect(stopped).not.toBeNull();
     // 200 + 100 + 100 messages went each way through the relay (uclient's own echo checks above).

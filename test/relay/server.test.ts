@@ -318,6 +318,14 @@ describe("address families", () => {
     expect(events(server)[0]).toMatchObject({ type: "allocation-created", ipv4: true, ipv6: true });
   });
 
+  test("coturn 4.6's draft ADDITIONAL-ADDRESS-FAMILY (0x8032) with IPv6 is read as the RFC attribute", () => {
+    const server = makeServer();
+    const ok = client(server).allocate(0, (b) => b.addBytes(0x8032, new Uint8Array([2, 0, 0, 0])));
+    expect((getXorRelayedAddresses(ok) as { ip: string }[]).map((r) => r.ip)).toEqual(["203.0.113.1", "2001:db8::1"]);
+    const odd = client(server, "198.51.100.7", 2).allocate(0, (b) => b.addBytes(0x8032, new Uint8Array([2, 0, 0, 1])));
+    expect((getXorRelayedAddresses(odd) as { ip: string }[]).map((r) => r.ip)).toEqual(["203.0.113.1"]);
+  });
+
   test("REQUESTED-ADDRESS-FAMILY=IPv6 gives only IPv6", () => {
     const server = makeServer();
     const ok = client(server).allocateV6(0);
