@@ -3,6 +3,7 @@
 // write outside the packet's bytes. Seeded, so a failure names its iteration and replays exactly.
 import { expect, test } from "bun:test";
 import {
+  CidrTable,
   DESTINATION,
   IP_DROP_REASONS,
   PacketView,
@@ -13,6 +14,8 @@ import {
   buildTcpPacket,
   buildUdpPacket,
   decodeP2pEvent,
+  echoReplyInPlace,
+  setTcpFlags,
   encodeP2pEvent,
   isP2pControl,
   natRewrite,
@@ -110,6 +113,11 @@ test(`${ITERATIONS} mutated packets through every parser never throw or write ou
   const valid = new Set<string>(["ok", ...IP_DROP_REASONS]);
   const area = new Uint8Array(GUARD + 2100 + GUARD);
   const newAddr = new Uint8Array(16).fill(0x5a);
+  const table = new CidrTable<number>();
+  for (const [k, c] of ["0.0.0.0/0", "10.0.0.0/8", "100.64.0.0/11", "::/0", "fd00::/8", "2001:db8::/32"].entries()) {
+    const p = parseCidr(c);
+    if (p.ok) table.insert(p.cidr, k);
+  }
   for (let i = 0; i < ITERATIONS; i++) {
     const pkt = mutate(r, seeds[(r() * seeds.length) | 0]);
     area.fill(0xee);
@@ -142,6 +150,9 @@ test(`${ITERATIONS} mutated packets through every parser never throw or write ou
         const port = r() < 0.5 ? (r() * 65536) | 0 : -1;
         const side = r() < 0.5 ? SOURCE : DESTINATION;
         if (v.isIcmpError) rewriteIcmpErrorQuote(v, side, newAddr, 0, port);
+        table.lookup(v.buf, v.dstOff, v.addrLen);
+        if (v.isTcp) setTcpFlags(v, (r() * 256) | 0);
+        echoReplyInPlace(v);
         if (v.version === 4 && r() < 0.5) natRewrite4(v, side, 0x0a0b0c0d, port);
         else natRewrite(v, side, newAddr, 0, port);
       }
