@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -99,6 +99,41 @@ describe("completion scripts", () => {
     expect(lines[4]).toBe("bash zsh fish");
     expect(lines[5]).toBe("FILES()");
     expect(lines[6]).toBe("FILES(-/)");
+  });
+
+  test("zsh: real line-editor completion through compinit in a pseudo-terminal (zpty)", () => {
+    const script = join(tmp, "zpty.zsh");
+    // Each step types into an interactive zsh and waits for the completed text on its screen.
+    writeFileSync(
+      script,
+      `zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z 'PROMPT="%% "; fpath=(${join(repo, "completions")} $fpath); autoload -Uz compinit; compinit -u -D; unsetopt beep; print -r -- RE""ADY'
+out=""
+readuntil() {
+  local chunk deadline=$(( SECONDS + 20 ))
+  while (( SECONDS < deadline )); do
+    if zpty -r -t z chunk; then out+=$chunk; [[ $out == *$1* ]] && return 0; else sleep 0.05; fi
+  done
+  print -r -- "TIMEOUT waiting for $1"
+  return 1
+}
+step() { out=""; zpty -w -n z "$1"; readuntil "$2" && print -r -- "OK $2" }
+readuntil READY
+step $'firezone lo\t' 'firezone logs'
+step $'--le\t' '--level'
+step $'\t' 'trace'
+step $'\x15firezone completions \t' 'bash  fish  zsh'
+zpty -d z
+`,
+    );
+    const p = Bun.spawnSync(["zsh", "-f", script], { env: { ...process.env, HOME: tmp, TERM: "xterm" }, timeout: 90_000 });
+    expect(p.stdout.toString().split("\n").filter((l) => l.startsWith("OK") || l.startsWith("TIMEOUT"))).toEqual([
+      "OK firezone logs",
+      "OK --level",
+      "OK trace",
+      "OK bash  fish  zsh",
+    ]);
   });
 
   test("fish: complete -C", () => {
