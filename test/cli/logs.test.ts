@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FileSink } from "../../src/log/file-sink.ts";
 
 const main = join(import.meta.dir, "../../src/cli/main.ts");
 const example = join(import.meta.dir, "../../examples/firezone-client.example.jsonl");
@@ -186,5 +187,37 @@ describe("firezone logs", () => {
     }
     expect(await p.exited).toBe(0);
     expect(await new Response(p.stderr).text()).toContain("1 malformed line");
+  });
+
+  test("--follow on one file keeps up with the file sink rotating to new files", async () => {
+    const dir = join(root, "follow-sink");
+    const sink = new FileSink({ dir, role: "client", maxFileBytes: 2048, maxTotalBytes: 1 << 20, bufferBytes: 4096, flushIntervalMs: 0 });
+    const emit = (i: number) =>
+      sink.write({ time: `2026-11-26T04:00:00.${String(i).padStart(9, "0")}Z`, severity: "INFO", target: "tunnel::client", message: "tick", fields: { i } });
+    emit(0);
+    sink.flush();
+    const first = sink.path!;
+    const p = Bun.spawn([process.execPath, main, "logs", "--follow", first], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe" });
+    const reader = p.stdout.getReader();
+    let seen = "";
+    try {
+      while (!seen.includes("i=0\n")) seen += new TextDecoder().decode((await reader.read()).value);
+      for (let i = 1; i < 100; i++) {
+        emit(i);
+        sink.flush();
+      }
+      expect(sink.stats.rotations).toBeGreaterThan(3);
+      while (!seen.includes("i=99\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+    } finally {
+      p.kill("SIGTERM");
+      sink.close();
+    }
+    expect(await p.exited).toBe(0);
+    const ids = seen.trimEnd().split("\n").map((l) => Number(/ i=(\d+)$/.exec(l)?.[1]));
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 });
