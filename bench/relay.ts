@@ -1,0 +1,278 @@
+/**
+ * Relay throughput: packets/s and Mbit/s relayed through ONE channel (client → peer) with
+ * 1200-byte datagrams, for `firezone relay` and for coturn's `turnserver` (--use-auth-secret),
+ * both on loopback, set up the same way in the same run and driven by the same load generator:
+ * a separate Bun process that allocates, binds a channel and blasts ChannelData with connected
+ * `sendMany` batches, while this process counts what arrives at the peer socket.
+ *
+ *   bun bench/relay.ts                 # 5 s per relay after 1 s warm-up (≈ 20 s in all)
+ *   bun bench/relay.ts --seconds 20    # longer
+ *   bun bench/relay.ts --size 200      # other payload size
+ *
+ * Shared 2-core machine: the numbers move with the neighbours' load; compare the ratio.
+ */
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { issueCredentials } from "../src/relay/credentials.ts";
+import {
+  ATTR_XOR_PEER_ADDRESS,
+  METHOD_ALLOCATE,
+  METHOD_CHANNEL_BIND,
+  MessageBuilder,
+  TRANSPORT_UDP,
+  getErrorCode,
+  getNonce,
+  getRealm,
+  isMalformed,
+  longTermKey,
+  newTransactionId,
+  parseMessage,
+  transactionKey,
+  type StunMessage,
+} from "../src/stun/index.ts";
+
+const REPO = join(import.meta.dir, "..");
+const CHANNEL = 0x4000;
+
+interface GeneratorConfig {
+  relayPort: number;
+  username: string;
+  password: string;
+  peerPort: number;
+  size: number;
+  seconds: number;
+}
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
+}
+
+// ---- load generator (child process) -------------------------------------------------------------
+
+async function generate(cfg: GeneratorConfig): Promise<void> {
+  const waiting = new Map<string, (m: StunMessage) => void>();
+  const sock = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    connect: { hostname: "127.0.0.1", port: cfg.relayPort },
+    socket: {
+      data(_s, data) {
+        const parsed = parseMessage(new Uint8Array(data));
+        if (!parsed.ok) return;
+        const key = parsed.message.transactionKey();
+        waiting.get(key)?.(parsed.message);
+        waiting.delete(key);
+      },
+      error() {},
+    },
+  });
+  let realm = "";
+  let nonce = "";
+  const request = async (method: number, fill: (b: MessageBuilder) => void): Promise<StunMessage> => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const txid = newTransactionId();
+      const b = new MessageBuilder(method, "request", txid);
+      fill(b);
+      if (nonce) b.addUsername(cfg.username).addRealm(realm).addNonce(nonce).addMessageIntegrity(longTermKey(cfg.username, realm, cfg.password));
+      const built = b.finish();
+      if (!built.ok) throw new Error(built.reason);
+      const answer = await new Promise<StunMessage>((resolve, reject) => {
+        waiting.set(transactionKey(txid), resolve);
+        sock.send(built.bytes);
+        setTimeout(() => reject(new Error("no answer from the relay")), 2000);
+      });
+      const err = getErrorCode(answer);
+      const code = err && !isMalformed(err) ? err.code : 0;
+      if (code === 401 || code === 438) {
+        const n = getNonce(answer);
+        const r = getRealm(answer);
+        if (typeof n === "string") nonce = n;
+        if (typeof r === "string") realm = r;
+        continue;
+      }
+      if (code !== 0) throw new Error(`relay refused method ${method} with ${code}`);
+      return answer;
+    }
+    throw new Error("authentication failed");
+  };
+  await request(METHOD_ALLOCATE, (b) => b.addRequestedTransport(TRANSPORT_UDP));
+  await request(METHOD_CHANNEL_BIND, (b) =>
+    b.addChannelNumber(CHANNEL).addXorAddress(ATTR_XOR_PEER_ADDRESS, { ip: "127.0.0.1", port: cfg.peerPort }),
+  );
+  const packet = new Uint8Array(new ArrayBuffer(4 + cfg.size));
+  packet[0] = CHANNEL >> 8;
+  packet[1] = CHANNEL & 0xff;
+  packet[2] = cfg.size >> 8;
+  packet[3] = cfg.size & 0xff;
+  const batch = new Array(64).fill(packet);
+  process.stdout.write("READY\n");
+  const end = performance.now() + cfg.seconds * 1000;
+  let sent = 0;
+  while (performance.now() < end) {
+    for (let i = 0; i < 16; i++) sent += sock.sendMany(batch);
+    // Let the loop breathe so the socket can drain and the parent can stop us.
+    await new Promise((r) => setImmediate(r));
+  }
+  process.stdout.write(`SENT ${sent}\n`);
+  sock.close();
+}
+
+// ---- orchestration ---------------------------------------------------------------------------------
+
+async function freeUdpPort(): Promise<number> {
+  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const p = s.port;
+  s.close();
+  return p;
+}
+
+async function waitForBinding(port: number, proc: Subprocess): Promise<void> {
+  let ok = false;
+  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: () => void (ok = true), error() {} } });
+  const req = Buffer.from("000100002112a4420123456789abcdef01234567", "hex");
+  for (let i = 0; i < 200 && !ok; i++) {
+    if (proc.exitCode !== null) throw new Error("relay exited before answering");
+    s.send(req, port, "127.0.0.1");
+    await Bun.sleep(50);
+  }
+  s.close();
+  if (!ok) throw new Error("relay did not answer BINDING");
+}
+
+interface Result {
+  name: string;
+  pps: number;
+  mbps: number;
+  generatorSent: number;
+  received: number;
+}
+
+async function measure(
+  name: string,
+  start: (port: number, minPort: number) => Subprocess,
+  creds: (secret: string) => { username: string; password: string },
+  secret: string,
+  seconds: number,
+  size: number,
+): Promise<Result> {
+  const port = await freeUdpPort();
+  const minPort = 40000 + Math.floor(Math.random() * 20) * 1000;
+  const relay = start(port, minPort);
+  let counted = 0;
+  let bytes = 0;
+  const peer = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(_s, d) {
+        counted++;
+        bytes += d.length;
+      },
+    },
+  });
+  let gen: Subprocess<"ignore", "pipe", "inherit"> | undefined;
+  try {
+    await waitForBinding(port, relay);
+    const { username, password } = creds(secret);
+    const warmup = 1;
+    const cfg: GeneratorConfig = { relayPort: port, username, password, peerPort: peer.port, size, seconds: warmup + seconds + 1 };
+    gen = Bun.spawn([process.execPath, import.meta.path, "--generate", JSON.stringify(cfg)], { stdout: "pipe", stderr: "inherit" });
+    const reader = gen.stdout.getReader();
+    let text = "";
+    while (!text.includes("READY")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${name}: generator ended before READY`);
+      text += new TextDecoder().decode(value);
+    }
+    await Bun.sleep(warmup * 1000);
+    const c0 = counted;
+    const b0 = bytes;
+    const t0 = performance.now();
+    await Bun.sleep(seconds * 1000);
+    const c1 = counted;
+    const b1 = bytes;
+    const dt = (performance.now() - t0) / 1000;
+    while (!text.includes("SENT")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const sent = Number(/SENT (\d+)/.exec(text)?.[1] ?? 0);
+    return { name, pps: (c1 - c0) / dt, mbps: ((b1 - b0) * 8) / dt / 1e6, generatorSent: sent, received: counted };
+  } finally {
+    gen?.kill("SIGKILL");
+    relay.kill("SIGTERM");
+    await relay.exited;
+    peer.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const seconds = flag("seconds", 5);
+  const size = flag("size", 1200);
+  const dir = mkdtempSync(join(tmpdir(), "fz-relay-bench-"));
+  const secret = crypto.randomUUID();
+  const expiry = Math.floor(Date.now() / 1000) + 3600;
+  const results: Result[] = [];
+  try {
+    results.push(
+      await measure(
+        "firezone relay",
+        (port, minPort) =>
+          Bun.spawn(
+            [process.execPath, join(REPO, "src/cli/main.ts"), "relay", "--listen", "127.0.0.1", "--port", String(port),
+              "--min-port", String(minPort), "--max-port", String(minPort + 999), "--secret", secret,
+              "--log-level", "warn", "--log-dir", join(dir, "fz-logs")],
+            { stdout: "ignore", stderr: "inherit" },
+          ),
+        (s) => issueCredentials(s, expiry),
+        secret,
+        seconds,
+        size,
+      ),
+    );
+    results.push(
+      await measure(
+        "coturn turnserver",
+        (port, minPort) =>
+          Bun.spawn(
+            ["turnserver", "-n", "--no-cli", "--no-tcp", "--no-tls", "--no-dtls", "--no-tcp-relay", "-L", "127.0.0.1",
+              "-p", String(port), "--min-port", String(minPort), "--max-port", String(minPort + 999),
+              "--use-auth-secret", `--static-auth-secret=${secret}`, "-r", "firezone", "--allow-loopback-peers",
+              "--no-stdout-log", "--log-file", join(dir, "coturn.log"), "--pidfile", join(dir, "coturn.pid"),
+              "--userdb", join(dir, "turndb")],
+            { stdout: "ignore", stderr: "ignore" },
+          ),
+        (s) => {
+          // coturn's TURN REST API scheme: username "<expiry>:<user>", password base64(HMAC-SHA1(secret, username)).
+          const username = `${expiry}:bench`;
+          return { username, password: createHmac("sha1", s).update(username).digest("base64") };
+        },
+        secret,
+        seconds,
+        size,
+      ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(18)} ${Math.round(r.pps).toString().padStart(8)} pkt/s  ${r.mbps.toFixed(1).padStart(8)} Mbit/s  ` +
+        `(generator sent ${r.generatorSent}, peer got ${r.received})`,
+    );
+  }
+  const [fz, co] = results as [Result, Result];
+  console.log(`ratio firezone/coturn: ${(fz.pps / co.pps).toFixed(2)}× packets/s (${size}-byte payloads, ${seconds} s each, one channel, loopback)`);
+}
+
+if (process.argv[2] === "--generate") await generate(JSON.parse(process.argv[3]!) as GeneratorConfig);
+else await main();
+process.exit(0);
