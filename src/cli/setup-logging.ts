@@ -35,7 +35,7 @@ let hooksInstalled = false;
 /**
  * The one way a role command turns logging on: filter from `--log-level`/`FIREZONE_LOG`
  * (a bad directive is a usage error, exit 2), JSONL files in the log directory, console lines
- * through consola. Buffered records are flushed on exit and on SIGTERM.
+ * through consola. Buffered records are flushed on exit, SIGTERM and SIGINT.
  */
 export function setupLogging(options: SetupLoggingOptions): LoggingSetup {
   const spec = options.logLevel ?? process.env.FIREZONE_LOG;
@@ -75,10 +75,12 @@ function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on("exit", () => flushLogs());
-  const onSigterm = () => {
-    flushLogs();
-    // Our listener replaced the default action; if no one else handles SIGTERM, end as it would have.
-    if (process.listenerCount("SIGTERM") <= 1) process.exit(143);
-  };
-  process.on("SIGTERM", onSigterm);
+  // Our listener replaces the default action of the signal; if no one else handles it, the
+  // process ends as it would have (128 + signal number), after the records are out.
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    process.on(signal, () => {
+      flushLogs();
+      if (process.listenerCount(signal) <= 1) process.exit(code);
+    });
+  }
 }

@@ -57,21 +57,23 @@ describe("setupLogging", () => {
     expect(await new Response(p.stderr).text()).toBe("");
   });
 
-  test("buffered records reach the file on SIGTERM", async () => {
-    const dir = join(root, "c");
-    const p = child(
-      `setupLogging({ role: "gateway", logDir: ${JSON.stringify(dir)}, console: false });
-       for (let i = 0; i < 100; i++) logger("gateway").info("tick", { i });
-       process.stdout.write("ready\\n");
-       setInterval(() => {}, 1000);`,
-    );
-    const reader = p.stdout.getReader();
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toBe("ready\n");
-    p.kill("SIGTERM");
-    expect(await p.exited).toBe(143);
-    expect(lines(dir).length).toBe(100);
-  });
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    test(`buffered records reach the file on ${signal}`, async () => {
+      const dir = join(root, `c-${signal}`);
+      const p = child(
+        `setupLogging({ role: "gateway", logDir: ${JSON.stringify(dir)}, console: false });
+         for (let i = 0; i < 100; i++) logger("gateway").info("tick", { i });
+         process.stdout.write("ready\\n");
+         setInterval(() => {}, 1000);`,
+      );
+      const reader = p.stdout.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value)).toBe("ready\n");
+      p.kill(signal);
+      expect(await p.exited).toBe(code);
+      expect(lines(dir).length).toBe(100);
+    });
+  }
 
   test("a bad directive is a usage error naming it", () => {
     expect(() => setupLogging({ role: "client", logLevel: "info,snownet=loud", logDir: false, console: false })).toThrow(UsageError);
