@@ -107,18 +107,32 @@ class Engine {
     if (!this.events.some((e) => e.event === "ready")) throw new Error(`engine did not start: ${await new Response(this.proc.stderr).text()}`);
   }
 
+  /** Sends one command; a dead engine fails the request instead of hanging the test. */
   request(cmd: Record<string, unknown>): Promise<Record<string, any>> {
     const id = this.nextId++;
-    return new Promise((resolve) => {
+    const reply = new Promise<Record<string, any>>((resolve) => {
       this.replies.set(id, resolve);
       this.proc.stdin.write(JSON.stringify({ id, ...cmd }) + "\n");
       this.proc.stdin.flush();
     });
+    const died = this.proc.exited.then((code) => {
+      throw new Error(`engine exited (${code}) during ${JSON.stringify(cmd)}`);
+    });
+    return Promise.race([reply, died]);
   }
 
   async stop(): Promise<void> {
-    await this.request({ cmd: "quit" });
+    if (this.proc.exitCode === null) {
+      try {
+        this.proc.stdin.write(JSON.stringify({ id: 0, cmd: "quit" }) + "\n");
+        this.proc.stdin.flush();
+      } catch {
+        // stdin already closed: the kill below ends it
+      }
+    }
+    const killer = setTimeout(() => this.proc.kill("SIGKILL"), 3000);
     await this.proc.exited;
+    clearTimeout(killer);
   }
 }
 
