@@ -38,6 +38,7 @@ export const BUILD_ERRORS = [
   "unsupported-for-family",
   "no-port-to-rewrite",
   "no-error-for-fragment",
+  "no-error-for-multicast",
   "quoted-packet-unusable",
 ] as const;
 

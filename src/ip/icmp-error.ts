@@ -86,6 +86,7 @@ export function buildIcmpError(
   if (orig.isIcmpError) return "no-error-for-icmp-error";
   if (orig.fragmentOffset !== 0) return "no-error-for-fragment";
   if (from !== null && from.length !== orig.addrLen) return "family-mismatch";
+  if (!mayReceiveError(orig, kind)) return "no-error-for-multicast";
   const v = orig.version as 4 | 6;
   const hl = v === 4 ? IPV4_MIN_HEADER_LEN : IPV6_HEADER_LEN;
   const quoteLen = Math.min(orig.len, maxIcmpErrorLen(v) - hl - ICMP_HEADER_LEN);
@@ -125,6 +126,26 @@ export function buildIcmpError(
   }
   fillTransportChecksumRaw(out, off, v, v === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, i, ICMP_HEADER_LEN + quoteLen);
   return total;
+}
+
+/**
+ * RFC 1122 §3.2.2 / RFC 4443 §2.4(e): no error to an unspecified, multicast or broadcast source,
+ * and none about a packet sent to a multicast or broadcast address (except IPv6 packet too big,
+ * which path MTU discovery for multicast needs).
+ */
+function mayReceiveError(orig: PacketView, kind: IcmpErrorKind): boolean {
+  const b = orig.buf;
+  if (orig.version === 4) {
+    const s = readU32(b, orig.srcOff);
+    const d = readU32(b, orig.dstOff);
+    if (s === 0 || s >>> 28 === 0xe || s === 0xffffffff) return false;
+    return d >>> 28 !== 0xe && d !== 0xffffffff;
+  }
+  if (b[orig.srcOff] === 0xff) return false;
+  let unspecified = true;
+  for (let i = 0; i < 16 && unspecified; i++) if (b[orig.srcOff + i] !== 0) unspecified = false;
+  if (unspecified) return false;
+  return b[orig.dstOff] !== 0xff || kind === "packet-too-big";
 }
 
 /**

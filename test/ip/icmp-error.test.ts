@@ -76,7 +76,7 @@ describe("building ICMP errors", () => {
       expect(verifyTransportChecksum(ev)).toBe(true);
     });
   }
-  test("no error about an error, a non-first fragment, or into a small buffer", () => {
+  test("no error about an error, a non-first fragment, multicast/broadcast, or into a small buffer", () => {
     const orig = new Uint8Array(200);
     const n = buildUdpPacket(orig, 0, fam.v4.client, fam.v4.proxy, 1, 2, new Uint8Array(4)) as number;
     const ov = new PacketView();
@@ -87,6 +87,21 @@ describe("building ICMP errors", () => {
     ev.parse(err, 0, m);
     expect(buildIcmpError(new Uint8Array(600), 0, ev, "host-unreachable")).toBe("no-error-for-icmp-error");
     expect(buildIcmpError(new Uint8Array(10), 0, ov, "host-unreachable")).toBe("buffer-too-small");
+    for (const [src, dst, kind, want] of [
+      ["0.0.0.0", "10.0.0.1", "host-unreachable", "no-error-for-multicast"],
+      ["10.0.0.1", "224.0.0.251", "host-unreachable", "no-error-for-multicast"],
+      ["10.0.0.1", "255.255.255.255", "admin-prohibited", "no-error-for-multicast"],
+      ["::", "fd00::1", "host-unreachable", "no-error-for-multicast"],
+      ["fd00::1", "ff02::fb", "host-unreachable", "no-error-for-multicast"],
+      ["fd00::1", "ff02::fb", "packet-too-big", "number"],
+    ] as const) {
+      const p = new Uint8Array(200);
+      const m2 = buildUdpPacket(p, 0, parseIp(src)!, parseIp(dst)!, 1, 2, new Uint8Array(4)) as number;
+      const pv = new PacketView();
+      pv.parse(p, 0, m2);
+      const got = buildIcmpError(new Uint8Array(1500), 0, pv, kind, 1280);
+      expect(want === "number" ? typeof got : got).toBe(want);
+    }
     orig[7] = 1; // fragment offset 8
     ov.parse(orig, 0, n);
     expect(buildIcmpError(new Uint8Array(600), 0, ov, "host-unreachable")).toBe("no-error-for-fragment");
