@@ -21,7 +21,7 @@ export const MAX_ADMIN_BODY = 1 << 20;
  *   GET    /admin/v1/{actors,groups,memberships,sites,resources,policies,tokens,clients,gateways,relays,authorizations}
  *   GET    /admin/v1/online                      clients, gateways and relays connected now
  *   POST   /admin/v1/{actors,groups,sites,resources,policies,tokens}   one entity (config shape); tokens answer with the secret once
- *   POST   /admin/v1/config                      a whole config document
+ *   POST   /admin/v1/config                      a whole config document (its settings, if given, apply at once)
  *   DELETE /admin/v1/{actors,groups,sites,resources,policies}/<id or name>
  *   DELETE /admin/v1/tokens/<id or name>          revokes; sockets using it are disconnected
  *   POST   /admin/v1/groups/<group>/members      {"actor": "<id or name>"}
@@ -39,7 +39,7 @@ export async function handleAdmin(req: Request, portal: Portal, now: () => numbe
     if (req.method === "GET") return list(portal, parts, now());
     if (req.method === "POST") {
       const body = await readBody(req);
-      const result = post(store, parts, body, now());
+      const result = post(portal, parts, body, now());
       portal.modelChanged(now());
       log.info("admin change", { method: "POST", path: url.pathname });
       return json(result.status, result.body);
@@ -107,9 +107,13 @@ function list(portal: Portal, parts: string[], now: number): Response {
 
 const SECTIONS = new Set(["actors", "groups", "sites", "resources", "policies", "tokens"]);
 
-function post(store: Store, parts: string[], body: unknown, now: number): { status: number; body: unknown } {
+function post(portal: Portal, parts: string[], body: unknown, now: number): { status: number; body: unknown } {
+  const store = portal.store;
   if (parts.length === 1 && parts[0] === "config") {
-    const result = applyConfig(store, validateConfig(body, "body"), now);
+    const config = validateConfig(body, "body");
+    const result = applyConfig(store, config, now);
+    // Only a document that says something about settings changes them.
+    if ((body as { settings?: unknown }).settings !== undefined) portal.updateSettings(config.settings);
     return { status: 200, body: result };
   }
   if (parts.length === 3 && parts[0] === "groups" && parts[2] === "members") {

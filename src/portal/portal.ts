@@ -116,7 +116,7 @@ export interface PortalCounters {
  */
 export class Portal {
   readonly store: Store;
-  readonly settings: PortalSettings;
+  private currentSettings: PortalSettings;
   readonly counters: PortalCounters = { framesIn: 0, framesOut: 0, dropped: {}, authorizationsCreated: 0, authorizationsFailed: {} };
   private readonly pending: PendingAuthorizations;
   private readonly clients = new Map<string, ClientSession>();
@@ -129,10 +129,28 @@ export class Portal {
 
   constructor(options: PortalOptions) {
     this.store = options.store;
-    this.settings = options.settings ?? DEFAULT_SETTINGS;
+    this.currentSettings = options.settings ?? DEFAULT_SETTINGS;
     this.pending = new PendingAuthorizations(options.authorizationTimeoutMs ?? DEFAULT_AUTHORIZATION_TIMEOUT_MS);
     // upload_interval_secs 0 tells connlib that uploads are off: this portal has no ingest API.
     this.flowLogs = { api_url: options.publicUrl, upload_interval_secs: 0, upload_batch_size: 0 };
+  }
+
+  get settings(): PortalSettings {
+    return this.currentSettings;
+  }
+
+  /**
+   * New portal-wide settings (admin API). Clients whose interface changes (DNS upstreams, search
+   * domain) get `config_changed`; TTL and iceless apply to authorizations from now on.
+   */
+  updateSettings(settings: PortalSettings): void {
+    const after = JSON.stringify([settings.upstreamDo53, settings.upstreamDoh, settings.searchDomain]);
+    const before = JSON.stringify([this.currentSettings.upstreamDo53, this.currentSettings.upstreamDoh, this.currentSettings.searchDomain]);
+    this.currentSettings = settings;
+    if (before === after) return;
+    for (const s of this.clients.values()) {
+      if (s.joined) this.push(s, "config_changed", { interface: this.clientInterface(s.client) });
+    }
   }
 
   /** The URL is known only once the server listens. */

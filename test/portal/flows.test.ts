@@ -372,6 +372,20 @@ describe("policy changes reach the sockets", () => {
     expect(t.store.listAuthorizations(clock)).toHaveLength(0);
   });
 
+  test("new DNS settings through the admin API reach clients as config_changed", async () => {
+    const t = await setup();
+    const c = await t.client();
+    const res = await t.admin("POST", "config", { settings: { upstream_do53: ["9.9.9.9"], search_domain: "lab.example" } });
+    expect(res.status).toBe(200);
+    const changed = await c.socket.next("config_changed");
+    expect(changed.payload.interface).toMatchObject({ ipv4: c.init.payload.interface.ipv4, ipv6: c.init.payload.interface.ipv6, upstream_do53: [{ ip: "9.9.9.9" }], search_domain: "lab.example" });
+    const golden = fixture("client-config_changed-1.json").payload;
+    expect(Object.keys(changed.payload)).toEqual(Object.keys(golden));
+    // Documents without settings leave them alone.
+    await t.admin("POST", "config", { sites: [{ name: "extra" }] });
+    expect(t.server.portal.settings.searchDomain).toBe("lab.example");
+  });
+
   test("a token revoked mid-session disconnects its socket with token_expired; others stay", async () => {
     const t = await setup();
     const c = await t.client();

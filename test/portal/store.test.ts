@@ -164,3 +164,14 @@ groups:
     s.close();
   });
 });
+
+describe("the YAML example", () => {
+  test("parses and applies", () => {
+    const s = new SqliteStore();
+    const text = readFileSync(join(import.meta.dir, "../../examples/portal.yaml"), "utf8");
+    const result = applyConfig(s, parseConfigText(text, "portal.yaml"), 0);
+    expect(result.newTokens).toHaveLength(4);
+    expect(s.allowedResources(s.findActor("alice")!.id).size).toBe(2);
+    s.close();
+  });
+});
