@@ -54,7 +54,8 @@ export default defineCommand({
       tail = Number(args.tail);
     }
     const sources = resolveSources(args._.map(String));
-    const color = args.color !== false && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+    const force = process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== "0";
+    const color = args.color !== false && !process.env.NO_COLOR && (force || Boolean(process.stdout.isTTY));
     const out = new OutBuffer(fdSink(1));
     const abort = new AbortController();
     const stop = () => abort.abort();

@@ -81,18 +81,6 @@ export class LineSplitter {
   }
 }
 
-/** Reads a whole file through a splitter with chunked reads. */
-export function readFileLines(path: string, onLine: LineHandler): void {
-  const fd = openSync(path, "r");
-  try {
-    const splitter = new LineSplitter(onLine);
-    while (splitter.readFrom(fd, null) > 0);
-    splitter.end();
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * The last `count` lines that `accept` takes, from the newest file backwards, reading each file
  * from its end in blocks, so a 1 GB log costs only the blocks that hold those lines. Returns
