@@ -1,0 +1,62 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { relayConfig } from "../../src/cli/relay.ts";
+import { UsageError } from "../../src/cli/exit.ts";
+
+const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+
+describe("relayConfig", () => {
+  test("defaults: 0.0.0.0:3478, ports 49152-65535, generated secret", () => {
+    const c = relayConfig({ "public-ipv4": "203.0.113.1" }, {});
+    expect(c).toMatchObject({ listenIpv4: "0.0.0.0", port: 3478, minPort: 49152, maxPort: 65535, publicIpv4: "203.0.113.1", secretGenerated: true });
+    expect(c.secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(c.listenIpv6).toBeUndefined();
+  });
+
+  test("environment: FIREZONE_RELAY_SECRET, PUBLIC_IP4_ADDR, PUBLIC_IP6_ADDR", () => {
+    const c = relayConfig({}, { FIREZONE_RELAY_SECRET: "s", PUBLIC_IP4_ADDR: "192.0.2.1", PUBLIC_IP6_ADDR: "2001:db8::2" });
+    expect(c).toMatchObject({ secret: "s", secretGenerated: false, publicIpv4: "192.0.2.1", publicIpv6: "2001:db8::2", listenIpv6: "2001:db8::2" });
+    expect(relayConfig({ secret: "flag" }, { FIREZONE_RELAY_SECRET: "env", PUBLIC_IP4_ADDR: "192.0.2.1" }).secret).toBe("flag");
+  });
+
+  test("a specific --listen address doubles as the public one", () => {
+    const c = relayConfig({ listen: "127.0.0.1,::1" }, {});
+    expect(c).toMatchObject({ listenIpv4: "127.0.0.1", listenIpv6: "::1", publicIpv4: "127.0.0.1", publicIpv6: "::1" });
+  });
+
+  test("usage errors", () => {
+    const bad: Record<string, unknown>[] = [
+      {},
+      { listen: "0.0.0.0" },
+      { "public-ipv4": "nope" },
+      { "public-ipv4": "2001:db8::1" },
+      { listen: "127.0.0.1,127.0.0.2" },
+      { listen: "127.0.0.1,::" },
+      { listen: "127.0.0.1", port: "0" },
+      { listen: "127.0.0.1", port: "70000" },
+      { listen: "127.0.0.1", "min-port": "6000", "max-port": "5000" },
+      { listen: "127.0.0.1", port: "50000" },
+      { listen: "127.0.0.1", "max-allocations-per-ip": "0" },
+      { listen: "::1", "public-ipv4": "192.0.2.1" },
+    ];
+    for (const args of bad) expect(() => relayConfig(args, {})).toThrow(UsageError);
+  });
+});
+
+describe("firezone relay command", () => {
+  test("--help documents every option", async () => {
+    const p = Bun.spawn([process.execPath, MAIN, "relay", "--help"], { stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(p.stdout).text();
+    expect(await p.exited).toBe(0);
+    for (const f of ["--listen", "--port", "--public-ipv4", "--public-ipv6", "--min-port", "--max-port", "--secret", "--max-allocations-per-ip", "--log-level", "--log-dir"]) {
+      expect(out).toContain(f);
+    }
+  });
+
+  test("a bad flag value exits 2 with one line", async () => {
+    const p = Bun.spawn([process.execPath, MAIN, "relay", "--listen", "127.0.0.1", "--port", "x"], { stdout: "pipe", stderr: "pipe" });
+    const err = await new Response(p.stderr).text();
+    expect(await p.exited).toBe(2);
+    expect(err).toContain('invalid --port "x"');
+  });
+});
