@@ -460,11 +460,13 @@ export class Tunnel {
   }
 
   private handshakeComplete(now: number, initiator: boolean, localIndex: number): void {
-    if (initiator) {
-      this.timers.clear(Timer.RetransmitHandshake);
-      this.timers.clear(Timer.RekeyAttemptExpired);
-      this.handshakeStartedAt = -1;
-    }
+    // Any fresh session ends our retrying, whoever initiated it (wireguard-go calls
+    // timersHandshakeComplete on key confirmation too): if our initiations are being lost but
+    // the peer's got through, the connection is alive and must not expire. A late response to
+    // our own initiation is still accepted.
+    this.timers.clear(Timer.RetransmitHandshake);
+    this.timers.clear(Timer.RekeyAttemptExpired);
+    this.handshakeStartedAt = -1;
     this.sentLastMinuteHandshake = false;
     this.stats.handshakesCompleted++;
     this.stats.lastHandshakeAt = now;

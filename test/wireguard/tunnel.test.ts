@@ -272,6 +272,22 @@ describe("timers", () => {
     expect(p.a.pollTimeout()?.reason).toBe("zero key material");
   });
 
+  test("a session made by the peer's handshake ends our retries: no expiry while it works", () => {
+    const p = new Pair({ a: { rekeyAttemptTime: 20_000 } });
+    // a's initiations are all lost...
+    expect(p.a.encapsulate(ipv4Packet("lost"), p.out, p.now).length).toBe(MESSAGE_INITIATION_SIZE);
+    p.time.advance(1000);
+    // ...but b's handshake gets through and a confirms it with data.
+    // a's queued packet leaves on the confirmed session too.
+    expect(p.send(p.b, ipv4Packet("from-b")).map(text)).toEqual(["from-b", "lost"]);
+    expect(p.a.hasSession(p.now)).toBe(true);
+    p.runUntil(p.now + 60_000);
+    const events = [];
+    for (let e = p.a.pollEvent(); e; e = p.a.pollEvent()) events.push(e.type);
+    expect(events).not.toContain("connectionExpired");
+    expect(p.a.stats.initiationsSent).toBe(1);
+  });
+
   test("default rekey attempt time is 90 s", () => {
     const p = new Pair();
     p.a.encapsulate(ipv4Packet("lost"), p.out, p.now);
