@@ -15,7 +15,7 @@ import {
 import { parsePeerCandidates, parseSnownetCapabilities, type FlowLogsConfig, type RelaysPresence, type TurnRelay } from "./messages/common.ts";
 import { GATEWAY_TOPIC, parseAuthorizationCreatedReply, parseBroadcastCandidates, type CreateAuthorization, type GatewayInit } from "./messages/gateway.ts";
 import { RELAY_TOPIC, parseRelayJoin } from "./messages/relay.ts";
-import { clientResourceDescription, gatewayResourceDescription } from "./messages/resource-description.ts";
+import { clientResourceDescription, gatewayResourceDescription, type ClientResourceDescription } from "./messages/resource-description.ts";
 import { PendingAuthorizations, type PendingAuthorization } from "./pending-authorizations.ts";
 import {
   EVENT_CLOSE,
@@ -245,6 +245,7 @@ export class Portal {
       if (!a) allowedByActor.set(actorId, (a = this.store.allowedResources(actorId)));
       return a;
     };
+    let described: Map<string, ClientResourceDescription> | undefined;
     const siteOfGateway = new Map<string, string | undefined>();
     for (const auth of this.store.listAuthorizations(now)) {
       const client = this.store.getClient(auth.clientId);
@@ -265,7 +266,7 @@ export class Portal {
       s.token = state.token;
       if (s.kind === "client") {
         if (!this.store.getClient(s.client.id)) this.disconnect(s, "token_expired", now);
-        else if (s.joined) this.syncClientResources(s, allowed(s.client.actorId));
+        else if (s.joined) this.syncClientResources(s, allowed(s.client.actorId), (described ??= this.describeResources()));
       }
     }
     this.syncGateways(now);
@@ -347,7 +348,7 @@ export class Portal {
   }
 
   private clientInit(session: ClientSession, now: number): ClientInit {
-    const resources = this.clientResources(session.client.actorId, this.store.allowedResources(session.client.actorId));
+    const resources = this.clientResources(this.store.allowedResources(session.client.actorId), this.describeResources());
     session.sentResources = new Map(resources.map((r) => [r.id, JSON.stringify(r)]));
     return {
       interface: this.clientInterface(session.client),
@@ -376,13 +377,22 @@ export class Portal {
     };
   }
 
-  private clientResources(_actorId: string, allowed: Map<string, string>) {
+  /** Client descriptions of every resource that has a site, by id; built once per fan-out. */
+  private describeResources(): Map<string, ClientResourceDescription> {
     const sites = new Map(this.store.listSites().map((s) => [s.id, s]));
-    const out = [];
-    for (const resourceId of allowed.keys()) {
-      const r = this.store.getResource(resourceId);
-      if (!r || r.siteIds.length === 0) continue;
-      out.push(clientResourceDescription(r, r.siteIds.map((id) => sites.get(id)!).filter(Boolean)));
+    const out = new Map<string, ClientResourceDescription>();
+    for (const r of this.store.listResources()) {
+      const rs = r.siteIds.map((id) => sites.get(id)).filter((s) => s !== undefined);
+      if (rs.length > 0) out.set(r.id, clientResourceDescription(r, rs));
+    }
+    return out;
+  }
+
+  private clientResources(allowed: Map<string, string>, described: Map<string, ClientResourceDescription>): ClientResourceDescription[] {
+    const out: ClientResourceDescription[] = [];
+    for (const id of allowed.keys()) {
+      const d = described.get(id);
+      if (d) out.push(d);
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
@@ -596,6 +606,10 @@ export class Portal {
       this.push(gateway, "reject_access", { client_id: p.clientId, resource_id: p.resourceId });
       return this.fail(p.clientId, p.resourceId, "forbidden");
     }
+    // A new grant for the same client, resource and gateway supersedes the older ones.
+    for (const old of this.store.authorizationsForClient(p.clientId, now)) {
+      if (old.resourceId === p.resourceId && old.gatewayId === p.gatewayId && old.expiresAt <= p.expiresAt) this.store.deleteAuthorization(old.id);
+    }
     this.store.createAuthorization({
       id: p.authorizationId,
       clientId: p.clientId,
@@ -614,8 +628,8 @@ export class Portal {
 
   // ---- pushes after changes
 
-  private syncClientResources(session: ClientSession, allowed: Map<string, string>): void {
-    const now = this.clientResources(session.client.actorId, allowed);
+  private syncClientResources(session: ClientSession, allowed: Map<string, string>, described: Map<string, ClientResourceDescription>): void {
+    const now = this.clientResources(allowed, described);
     const seen = new Set<string>();
     for (const r of now) {
       seen.add(r.id);

@@ -413,6 +413,22 @@ describe("policy changes reach the sockets", () => {
     expect((await c.socket.next("disconnect")).payload.reason).toBe("token_expired");
   });
 
+  test("a device connecting again replaces its older socket; re-authorizing keeps one grant", async () => {
+    const t = await setup();
+    const c = await t.client();
+    const g = await t.gateway();
+    const lan = t.store.findResource("lan")!.id;
+    await authorize(c.socket, g.socket, lan);
+    await authorize(c.socket, g.socket, lan);
+    expect(t.store.listAuthorizations(Date.now())).toHaveLength(1);
+    const again = await t.client();
+    expect((await c.socket.waitClosed()).code).toBe(4002);
+    expect(again.init.payload.interface).toEqual(c.init.payload.interface);
+    expect(t.server.portal.onlineClients()).toHaveLength(1);
+    // The gateway's view did not change: no reject for the replaced socket.
+    expect(g.socket.frames.some((f) => f.event === "reject_access")).toBe(false);
+  });
+
   test("a gateway that reconnects gets its authorizations back in init", async () => {
     const t = await setup();
     const c = await t.client();
