@@ -30,7 +30,11 @@ const KEY = "S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2U=";
 const GATEWAY_KEY = "uMBCkAxTewfSgypIyxdQ18uCi84HLtKmQJy0wvQrYWY=";
 
 const dir = mkdtempSync(join(tmpdir(), "fz-bench-portal-"));
-const secrets = { client: "bench-client-token-0123456789abcdef", gateway: "bench-gateway-token-0123456789abcdef" };
+const secrets = {
+  client: "bench-client-token-0123456789abcdef",
+  gateway: "bench-gateway-token-0123456789abcdef",
+  admin: "bench-admin-token-0123456789abcdef",
+};
 await Bun.write(
   join(dir, "portal.json"),
   JSON.stringify({
@@ -42,6 +46,7 @@ await Bun.write(
     tokens: [
       { name: "c", kind: "client", actor: "bench", secret: secrets.client },
       { name: "gw", kind: "gateway", site: "s", secret: secrets.gateway },
+      { name: "admin", kind: "admin", secret: secrets.admin },
     ],
   }),
 );
@@ -97,6 +102,27 @@ try {
   const spread = await roundTrips(clients[Math.floor(clients.length / 2)] ?? probe, resourceId, Math.min(REQUESTS, 100), CONCURRENCY);
   clearInterval(heartbeat);
 
+  // Policy fan-out: one membership change reaches every socket (resource_deleted), and back.
+  const fanOut = async (method: string, path: string, body: unknown, marker: string) => {
+    let seen = 0;
+    let resolveAll!: () => void;
+    const all = new Promise<void>((r) => (resolveAll = r));
+    const listener = (e: MessageEvent) => {
+      if (String(e.data).includes(marker) && ++seen === clients.length) resolveAll();
+    };
+    for (const c of clients) c.ws.addEventListener("message", listener);
+    const t = performance.now();
+    const res = await fetch(`${url}/admin/v1/${path}`, { method, headers: { authorization: `Bearer ${secrets.admin}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!res.ok) throw new Error(`admin ${path}: ${res.status}`);
+    const answered = performance.now() - t;
+    if (clients.length > 0) await all;
+    const everyone = performance.now() - t;
+    for (const c of clients) c.ws.removeEventListener("message", listener);
+    return { admin_answer_ms: Math.round(answered), all_sockets_told_ms: Math.round(everyone) };
+  };
+  const revokeFanOut = await fanOut("DELETE", "groups/g/members/bench", undefined, '"resource_deleted"');
+  const grantFanOut = await fanOut("POST", "groups/g/members", { actor: "bench" }, '"resource_created_or_updated"');
+
   const perSocket = (rssAfter - rssBefore) / Math.max(1, SOCKETS);
   const report = {
     sockets: SOCKETS,
@@ -109,6 +135,8 @@ try {
     baseline_round_trip_ms: baseline,
     loaded_round_trip_ms: loaded,
     loaded_client_round_trip_ms: spread,
+    membership_removed_fan_out: revokeFanOut,
+    membership_added_fan_out: grantFanOut,
     p50_ratio_loaded_vs_idle: +(loaded.p50 / baseline.p50).toFixed(2),
     p99_ratio_loaded_vs_idle: +(loaded.p99 / baseline.p99).toFixed(2),
   };
