@@ -75,7 +75,7 @@ class Engine {
   private readonly replies = new Map<number, (v: Record<string, any>) => void>();
   private nextId = 1;
 
-  constructor() {
+  constructor(extraEnv: Record<string, string> = {}) {
     this.proc = Bun.spawn(["ip", "netns", "exec", nsB, bun, join(here, "engine-peer.ts")], {
       stdin: "pipe",
       stdout: "pipe",
@@ -88,6 +88,7 @@ class Engine {
         OUR_IP: "10.99.0.2",
         PEER_ENDPOINT: "10.77.0.1:51820",
         BIND: "10.77.0.2:51821",
+        ...extraEnv,
       },
     });
     procs.push(this.proc);
@@ -283,3 +284,23 @@ test("wireguard-go initiates; our engine responds and answers pings from the ker
     await engine.stop();
   }
 });
+
+test("under load our cookie reply is accepted: wireguard-go retries with MAC2 and gets through", async () => {
+  run(["ip", "netns", "exec", nsA, "wg", "set", wgIf, "peer", b64(ours.publicKey), "remove"]);
+  addWgPeer();
+  const engine = new Engine({ UNDER_LOAD: "1" });
+  try {
+    await engine.ready();
+    // wireguard-go's first initiation has no MAC2 and gets our cookie reply; its retransmission
+    // (REKEY_TIMEOUT later) carries MAC2 over that cookie, which we accept.
+    const ping = Bun.spawn(["ip", "netns", "exec", nsA, "ping", "-c", "1", "-W", "12", "10.99.0.2"], { stdout: "pipe", stderr: "pipe" });
+    await ping.exited;
+    expect(await new Response(ping.stdout).text()).toContain("1 received");
+    const stats = (await engine.request({ cmd: "stats" })).stats;
+    expect(stats.cookieRepliesSent).toBeGreaterThanOrEqual(1);
+    expect(stats.handshakesCompleted).toBe(1);
+    expect(stats.drops).toEqual({});
+  } finally {
+    await engine.stop();
+  }
+}, 30_000);
