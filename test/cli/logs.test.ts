@@ -65,6 +65,16 @@ describe("firezone logs", () => {
     expect(run(["--since", "1h30m", file]).out.trimEnd().split("\n").length).toBe(2);
   });
 
+  test("colour: FORCE_COLOR turns it on when piped, --no-color and NO_COLOR turn it off", () => {
+    const env = { ...process.env, FORCE_COLOR: "1" } as Record<string, string>;
+    delete env.NO_COLOR;
+    const p = Bun.spawnSync([process.execPath, main, "logs", "--level", "error", "--grep", "Payroll", example], { env });
+    expect(p.stdout.toString()).toContain(" \x1b[31mERROR\x1b[0m tunnel::client:");
+    const off = Bun.spawnSync([process.execPath, main, "logs", "--no-color", "--level", "error", example], { env });
+    expect(off.stdout.toString()).not.toContain("\x1b[");
+    expect(run(["--level", "error", example], { env: { FORCE_COLOR: "1" } }).out).not.toContain("\x1b["); // NO_COLOR=1 from run()
+  });
+
   test("--local shows local time with its offset", () => {
     const r = run(["--local", "--tail", "1", "--grep", "Payroll", example], { env: { TZ: "Asia/Kolkata" } });
     expect(r.out).toStartWith("2026-11-26T10:22:06.009331004+05:30 ERROR");
