@@ -285,10 +285,11 @@ test("wireguard-go initiates; our engine responds and answers pings from the ker
   }
 });
 
-test("under load our cookie reply is accepted: wireguard-go retries with MAC2 and gets through", async () => {
+test("under load our cookie reply is accepted: wireguard-go retries with MAC2 and gets through (Device)", async () => {
   run(["ip", "netns", "exec", nsA, "wg", "set", wgIf, "peer", b64(ours.publicKey), "remove"]);
   addWgPeer();
-  const engine = new Engine({ UNDER_LOAD: "1" });
+  // The gateway shape: a Device finds wireguard-go's peer entry from the initiation's static key.
+  const engine = new Engine({ UNDER_LOAD: "1", DEVICE: "1" });
   try {
     await engine.ready();
     // wireguard-go's first initiation has no MAC2 and gets our cookie reply; its retransmission
@@ -296,10 +297,11 @@ test("under load our cookie reply is accepted: wireguard-go retries with MAC2 an
     const ping = Bun.spawn(["ip", "netns", "exec", nsA, "ping", "-c", "1", "-W", "12", "10.99.0.2"], { stdout: "pipe", stderr: "pipe" });
     await ping.exited;
     expect(await new Response(ping.stdout).text()).toContain("1 received");
-    const stats = (await engine.request({ cmd: "stats" })).stats;
-    expect(stats.cookieRepliesSent).toBeGreaterThanOrEqual(1);
-    expect(stats.handshakesCompleted).toBe(1);
-    expect(stats.drops).toEqual({});
+    const reply = await engine.request({ cmd: "stats" });
+    expect(reply.device.cookieRepliesSent).toBeGreaterThanOrEqual(1);
+    expect(reply.device.drops).toEqual({});
+    expect(reply.stats.handshakesCompleted).toBe(1);
+    expect(reply.stats.drops).toEqual({});
   } finally {
     await engine.stop();
   }

@@ -6,7 +6,7 @@
  * Every answer and event goes to stdout as one JSON line. This is a driver, so it owns the clock.
  */
 import { buildIcmpEcho, buildUdpPacket, parseIPv4, PacketView } from "../../../src/ip/index.ts";
-import { RateLimiter, TunnAction, Tunnel, type TunnResult } from "../../../src/wireguard/index.ts";
+import { Device, RateLimiter, TunnAction, Tunnel, type TunnResult } from "../../../src/wireguard/index.ts";
 
 const env = process.env;
 const b64 = (s: string | undefined): Uint8Array => new Uint8Array(Buffer.from(s ?? "", "base64"));
@@ -20,15 +20,25 @@ const emit = (obj: Record<string, unknown>): void => {
 };
 const now = (): number => performance.now();
 
-const tunnel = new Tunnel({
-  privateKey: b64(env.PRIVATE_KEY),
+// DEVICE=1: the gateway shape, a Device that finds the peer of an initiation by its static key.
+const device =
+  env.DEVICE === "1"
+    ? new Device<string>({ privateKey: b64(env.PRIVATE_KEY), wallClock: () => Date.now(), handshakeRateLimit: env.UNDER_LOAD === "1" ? 0 : undefined })
+    : null;
+const peerConfig = {
   peerPublicKey: b64(env.PEER_PUBLIC_KEY),
   presharedKey: env.PSK ? b64(env.PSK) : null,
-  wallClock: () => Date.now(),
   rekeyAttemptTime: 20_000,
-  // UNDER_LOAD=1: every handshake counts as over the limit, so each needs a cookie (MAC2).
-  ...(env.UNDER_LOAD === "1" ? { rateLimiter: new RateLimiter(0) } : {}),
-});
+};
+const tunnel = device
+  ? device.addPeer("wireguard-go", { ...peerConfig, publicKey: peerConfig.peerPublicKey })
+  : new Tunnel({
+      ...peerConfig,
+      privateKey: b64(env.PRIVATE_KEY),
+      wallClock: () => Date.now(),
+      // UNDER_LOAD=1: every handshake counts as over the limit, so each needs a cookie (MAC2).
+      ...(env.UNDER_LOAD === "1" ? { rateLimiter: new RateLimiter(0) } : {}),
+    });
 
 const out = new Uint8Array(new ArrayBuffer(65536));
 const pkt = new Uint8Array(new ArrayBuffer(2048));
@@ -40,7 +50,8 @@ const socket = await Bun.udpSocket({
   port: Number(bindPortText),
   socket: {
     data(_sock, data, port, address) {
-      const r = tunnel.decapsulate(new Uint8Array(data), out, now(), address, port);
+      const bytes = new Uint8Array(data);
+      const r = device ? device.decapsulate(bytes, out, now(), address, port) : tunnel.decapsulate(bytes, out, now(), address, port);
       handle(r);
       flush();
     },
@@ -147,7 +158,12 @@ async function command(c: Record<string, any>): Promise<Record<string, unknown>>
       return { ok: true };
     }
     case "stats":
-      return { ok: true, stats: { ...tunnel.stats, drops: tunnel.stats.dropsByReason() }, sessions: tunnel.sessionCount };
+      return {
+        ok: true,
+        stats: { ...tunnel.stats, drops: tunnel.stats.dropsByReason() },
+        device: device ? { cookieRepliesSent: device.stats.cookieRepliesSent, drops: device.stats.dropsByReason() } : null,
+        sessions: tunnel.sessionCount,
+      };
     case "quit":
       setTimeout(() => process.exit(0), 10);
       return { ok: true };
