@@ -53,6 +53,44 @@ describe("firezone relay command", () => {
     }
   });
 
+  test("without a secret one is generated and printed once; SIGINT stops it cleanly (exit 0)", async () => {
+    const probe = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.port;
+    probe.close();
+    const dir = `${require("node:os").tmpdir()}/fz-relay-cli-${crypto.randomUUID()}`;
+    const p = Bun.spawn(
+      [process.execPath, MAIN, "relay", "--listen", "127.0.0.1", "--port", String(port), "--min-port", "40000", "--max-port", "40100", "--log-dir", dir],
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, FIREZONE_RELAY_SECRET: "" } },
+    );
+    try {
+      const reader = p.stdout.getReader();
+      let out = "";
+      while (!out.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      expect(out).toMatch(/^FIREZONE_RELAY_SECRET=[0-9a-f]{64}\n$/);
+      // It is up once it answers a BINDING request.
+      let answered = false;
+      const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: () => void (answered = true), error() {} } });
+      for (let i = 0; i < 200 && !answered; i++) {
+        s.send(Buffer.from("000100002112a4420123456789abcdef01234567", "hex"), port, "127.0.0.1");
+        await Bun.sleep(25);
+      }
+      s.close();
+      expect(answered).toBe(true);
+      p.kill("SIGINT");
+      expect(await p.exited).toBe(0);
+      let rest = "";
+      for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+      expect(rest).toBe(""); // printed once, never again
+    } finally {
+      if (p.exitCode === null) p.kill("SIGKILL");
+      require("node:fs").rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a bad flag value exits 2 with one line", async () => {
     const p = Bun.spawn([process.execPath, MAIN, "relay", "--listen", "127.0.0.1", "--port", "x"], { stdout: "pipe", stderr: "pipe" });
     const err = await new Response(p.stderr).text();
