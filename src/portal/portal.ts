@@ -302,6 +302,12 @@ export class Portal {
   private join(session: Session, msg: PhoenixMessage, now: number): void {
     const topic = topicOf(session);
     if (session.joined) return this.send(session, encodeReplyOk(topic, msg.rawRef));
+    // The token may have been revoked, or the device deleted, since the upgrade.
+    const token = this.store.getToken(session.token.id);
+    const state = token ? tokenState(token, now) : undefined;
+    const gone = session.kind === "client" ? !this.store.getClient(session.client.id) : session.kind === "gateway" ? !this.store.getGateway(session.gateway.id) : false;
+    if (!state?.ok || gone) return this.disconnect(session, "token_expired", now);
+    session.token = state.token;
     if (session.kind === "relay") {
       const join = parseRelayJoin(msg.payload);
       if (!join) return this.badFrame(session, topic, msg.rawRef, "invalid_payload");

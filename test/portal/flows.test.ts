@@ -403,6 +403,16 @@ describe("policy changes reach the sockets", () => {
     expect(res.status).toBe(401);
   });
 
+  test("a token revoked between the upgrade and the join cannot join", async () => {
+    const t = await setup();
+    const s = await t.open(t.clientUrl(), t.tokens.alice);
+    t.store.revokeToken(t.store.findTokenByName("alice-laptop")!.id, Date.now());
+    s.push("client", "phx_join", null);
+    expect((await s.next("disconnect")).payload.reason).toBe("token_expired");
+    expect((await s.waitClosed()).code).toBe(4001);
+    expect(t.server.portal.onlineClients()).toHaveLength(0);
+  });
+
   test("a token that expires while connected is disconnected at the sweep", async () => {
     let clock = Date.now();
     const t = await setup({ now: () => clock, sweep: false });
