@@ -389,6 +389,20 @@ describe("channels and data", () => {
     expect(server.routedLength).toBe(40);
   });
 
+  test("Firezone's eBPF-router ChannelData (0x4001 carrying a 64-byte STUN message) and padded ChannelData", () => {
+    const server = makeServer();
+    const c = client(server);
+    c.allocate(0);
+    expect(c.bind(0, 0x4001, "172.28.0.105", 59385).cls).toBe("success");
+    const msg = hexFixture("stun-channel-data-binding-response.hex");
+    const ch = server.handleClientPacket(c.ip, c.port, msg, 0);
+    expect([ch?.peerIp, ch?.peerPort, server.routedOffset, server.routedLength]).toEqual(["172.28.0.105", 59385, 4, 64]);
+    // Over UDP the sender may pad to a multiple of 4; the length field still rules.
+    const padded = new Uint8Array([0x40, 0x01, 0x00, 0x03, 7, 8, 9, 0]);
+    expect(server.handleClientPacket(c.ip, c.port, padded, 0)).not.toBeNull();
+    expect(server.routedLength).toBe(3);
+  });
+
   test("never an open proxy: peer data without a channel, data without allocation or channel are dropped and counted", () => {
     const { server, c, port } = allocatedWithChannel();
     expect(server.handlePeerPacket(port, "192.0.2.6", 7000, 10)).toBeNull();
