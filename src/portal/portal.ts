@@ -51,6 +51,8 @@ export const CLOSE_TOO_MANY_ERRORS = 4003;
 export const DEFAULT_AUTHORIZATION_TIMEOUT_MS = 15_000;
 /** Relay credentials live this long unless the device's token expires first. */
 export const RELAY_CREDENTIAL_TTL_SECONDS = 7 * 24 * 3600;
+/** Credentials are renewed this long before they expire. */
+export const RELAY_CREDENTIAL_RENEW_SECONDS = 3600;
 /** Bad frames a socket may send before the portal stops listening to it. */
 export const MAX_BAD_FRAMES = 20;
 
@@ -71,7 +73,13 @@ interface SessionBase {
   closed: boolean;
 }
 
-export interface ClientSession extends SessionBase {
+/** Devices that hold relay credentials, renewed before they run out. */
+interface RelayHolder {
+  /** Unix seconds at which the earliest credentials this device holds expire. */
+  relayCredentialsExpireAt: number;
+}
+
+export interface ClientSession extends SessionBase, RelayHolder {
   kind: "client";
   client: Client;
   iceless: boolean;
@@ -79,7 +87,7 @@ export interface ClientSession extends SessionBase {
   sentResources: Map<string, string>;
 }
 
-export interface GatewaySession extends SessionBase {
+export interface GatewaySession extends SessionBase, RelayHolder {
   kind: "gateway";
   gateway: Gateway;
   iceless: boolean;
@@ -164,9 +172,18 @@ export class Portal {
     const base = { id: this.nextSessionId++, conn, token: identity.token, joined: false, badFrames: 0, closed: false };
     switch (identity.kind) {
       case "client":
-        return { ...base, kind: "client", client: identity.client, iceless: false, sentResources: new Map() };
+        return { ...base, kind: "client", client: identity.client, iceless: false, sentResources: new Map(), relayCredentialsExpireAt: Infinity };
       case "gateway":
-        return { ...base, kind: "gateway", gateway: identity.gateway, iceless: false, granted: new Map(), sentResources: new Map(), peers: new Set() };
+        return {
+          ...base,
+          kind: "gateway",
+          gateway: identity.gateway,
+          iceless: false,
+          granted: new Map(),
+          sentResources: new Map(),
+          peers: new Set(),
+          relayCredentialsExpireAt: Infinity,
+        };
       case "relay":
         return { ...base, kind: "relay", relay: identity.relay, addrs: identity.addrs, secret: null };
     }
@@ -231,6 +248,11 @@ export class Portal {
     if (this.store.takeExpiredAuthorizations(now).length > 0) this.syncGateways(now);
     for (const s of this.sessions()) {
       if (s.token.expiresAt !== null && s.token.expiresAt <= now) this.disconnect(s, "token_expired", now);
+      else if (s.kind !== "relay" && s.joined && s.relayCredentialsExpireAt - RELAY_CREDENTIAL_RENEW_SECONDS <= now / 1000) {
+        // Fresh credentials for the same relays before the old ones stop working.
+        s.relayCredentialsExpireAt = Infinity;
+        this.push(s, "relays_presence", { disconnected_ids: [], connected: this.relayList(s, now) });
+      }
     }
   }
 
@@ -415,6 +437,7 @@ export class Portal {
   private relayEntries(relay: RelaySession, device: ClientSession | GatewaySession, now: number): TurnRelay[] {
     let expiresAt = Math.floor(now / 1000) + RELAY_CREDENTIAL_TTL_SECONDS;
     if (device.token.expiresAt !== null) expiresAt = Math.min(expiresAt, Math.floor(device.token.expiresAt / 1000));
+    device.relayCredentialsExpireAt = Math.min(device.relayCredentialsExpireAt, expiresAt);
     return relay.addrs.map((addr) => {
       const creds = issueCredentials(relay.secret!, expiresAt);
       return { type: "turn", id: relay.relay.id, addr, username: creds.username, password: creds.password, expires_at: expiresAt };

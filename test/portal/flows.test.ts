@@ -413,6 +413,23 @@ describe("policy changes reach the sockets", () => {
     expect(t.server.portal.onlineClients()).toHaveLength(0);
   });
 
+  test("relay credentials are renewed an hour before they expire", async () => {
+    let clock = Date.now();
+    const t = await setup({ now: () => clock, sweep: false });
+    await t.relay();
+    const c = await t.client();
+    const first = c.init.payload.relays[0];
+    clock += (first.expires_at * 1000 - clock) - 3600_000 - 1000;
+    t.server.tick();
+    expect(c.socket.frames.filter((f) => f.event === "relays_presence")).toHaveLength(0);
+    clock += 1000;
+    t.server.tick();
+    const renewed = await c.socket.next("relays_presence");
+    expect(renewed.payload.connected[0].id).toBe(first.id);
+    expect(renewed.payload.connected[0].expires_at).toBeGreaterThan(first.expires_at);
+    expect(renewed.payload.disconnected_ids).toEqual([]);
+  });
+
   test("a token that expires while connected is disconnected at the sweep", async () => {
     let clock = Date.now();
     const t = await setup({ now: () => clock, sweep: false });
