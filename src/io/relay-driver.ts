@@ -34,8 +34,10 @@ const BATCH = 64;
 const RING_SLOTS = 1024;
 /** Slot size: room for a 1500-byte datagram plus the ChannelData header; larger ones are copied fresh. */
 const SLOT_BYTES = 2048;
-/** How often the wall clock is re-read for credential expiry, and stats are logged at debug. */
+/** How often the wall clock is re-read for credential expiry. */
 const CLOCK_SYNC_MS = 10_000;
+/** Counters go to the log at info this often (every clock sync at debug). */
+const STATS_EVERY_SYNCS = 6;
 
 /** Datagrams waiting for one socket, in sendMany's flat [data, port, address, ...] layout. */
 class SendQueue {
@@ -73,6 +75,7 @@ export class RelayDriver {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private clockSyncedAt = -Infinity;
+  private syncs = 0;
   private stopped = false;
   private readonly opening = new Set<Promise<unknown>>();
 
@@ -334,7 +337,8 @@ export class RelayDriver {
     if (now >= this.clockSyncedAt + CLOCK_SYNC_MS) {
       this.server.setUnixTime(this.unixNow(), now);
       this.clockSyncedAt = now;
-      log.debug("relay stats", summary(this.server));
+      if (++this.syncs % STATS_EVERY_SYNCS === 0) log.info("relay stats", summary(this.server));
+      else log.debug("relay stats", summary(this.server));
     }
     this.server.handleTimeout(now);
     this.afterControl();
