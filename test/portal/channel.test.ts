@@ -62,6 +62,47 @@ describe("PortalChannel against the real portal", () => {
     expect(await client.ch.done()).toBeUndefined();
   });
 
+  test("with an injected clock, heartbeats go out on the channel's schedule and the real portal answers them", async () => {
+    const t = await startTestPortal();
+    cleanups.push(() => t.stop());
+    let now = 0;
+    const timers: { at: number; fn: () => void; id: number }[] = [];
+    let nextId = 0;
+    const clock = {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        const id = nextId++;
+        timers.push({ at: now + ms, fn, id });
+        return id;
+      },
+      clearTimeout: (id: unknown) => {
+        const i = timers.findIndex((x) => x.id === id);
+        if (i >= 0) timers.splice(i, 1);
+      },
+    };
+    const events: ChannelEvent[] = [];
+    const ch = new PortalChannel({ url: t.clientUrl(), token: t.tokens.alice, topic: "client", clock, onEvent: (e) => void events.push(e) });
+    cleanups.push(() => ch.stop());
+    ch.start();
+    await ch.next("joined");
+    const answered = () => t.server.portal.counters.framesIn;
+    for (let i = 0; i < 5; i++) {
+      // Jump to the next timer (the heartbeat) and fire it; the portal's reply arrives over the socket.
+      const timer = timers.sort((a, b) => a.at - b.at).shift()!;
+      expect(timer.at - now).toBe(10_000);
+      now = timer.at;
+      timer.fn();
+      // Frames on one socket stay in order: once this push is back, the heartbeat reply is in.
+      const marker = ch.next("message", (e) => e.event === "relays_presence");
+      ch.send("no_relays", {});
+      await marker;
+    }
+    // Five heartbeats answered: no hiccup, still joined; the portal saw the join, 5 heartbeats, 5 no_relays.
+    expect(events.filter((e) => e.type === "hiccup")).toEqual([]);
+    expect(ch.joined).toBe(true);
+    expect(answered()).toBe(11);
+  });
+
   test("a refused token ends the channel with invalid_token (no retry loop)", async () => {
     const t = await startTestPortal();
     cleanups.push(() => t.stop());
