@@ -86,13 +86,20 @@ export class LineSplitter {
  * from its end in blocks, so a 1 GB log costs only the blocks that hold those lines. Returns
  * copies of the lines, oldest first.
  */
-export function lastLines(paths: string[], count: number, accept: (buf: Buffer, start: number, end: number) => boolean, blockSize = 64 * 1024): Buffer[] {
+export function lastLines(
+  paths: string[],
+  count: number,
+  accept: (buf: Buffer, start: number, end: number) => boolean,
+  blockSize = 64 * 1024,
+  /** Read each file only up to this size (what a follower has already taken as seen). */
+  sizes?: number[],
+): Buffer[] {
   const found: Buffer[] = [];
   if (count <= 0) return found;
   for (let f = paths.length - 1; f >= 0 && found.length < count; f--) {
     const fd = openSync(paths[f]!, "r");
     try {
-      let pos = statSync(paths[f]!).size;
+      let pos = sizes?.[f] ?? statSync(paths[f]!).size;
       // carry holds the start of a line whose beginning is in a block not read yet.
       let carry: Buffer = Buffer.alloc(0);
       while (found.length < count) {

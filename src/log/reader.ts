@@ -52,10 +52,12 @@ export async function readLogs(options: ReadLogsOptions): Promise<ReadLogsResult
     };
     const fileSources = options.sources.filter((s) => s.kind !== "stdin");
     const paths = fileSources.flatMap(files);
-    for (const line of lastLines(paths, options.tail, accept)) fmt.line(line, 0, line.length);
+    // Followers start where the tail ends, so no record is shown twice or lost in between.
+    if (follow) for (const path of paths) cursors.push(FileCursor.atEnd(path, onLine));
+    const sizes = follow ? cursors.map((c) => c.pos) : undefined;
+    for (const line of lastLines(paths, options.tail, accept, undefined, sizes)) fmt.line(line, 0, line.length);
     out.flush();
     if (options.sources.some((s) => s.kind === "stdin")) await readStdinTail(options, accept, onLine, options.tail);
-    if (follow) for (const path of paths) cursors.push(FileCursor.atEnd(path, onLine));
   } else {
     for (const source of options.sources) {
       if (source.kind === "stdin") {

@@ -230,4 +230,21 @@ describe("firezone logs", () => {
     const ids = seen.trimEnd().split("\n").map((l) => Number(/ i=(\d+)$/.exec(l)?.[1]));
     expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
+
+  test("--tail N --follow shows the last N, then only what is new", async () => {
+    const file = join(root, "tail-follow.jsonl");
+    writeFileSync(file, [1, 2, 3, 4, 5].map((i) => rec(`2026-11-26T04:00:0${i}Z`, "INFO", "t", `m${i}`)).join("\n") + "\n");
+    const p = Bun.spawn([process.execPath, main, "logs", "--tail", "2", "--follow", file], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe" });
+    const reader = p.stdout.getReader();
+    let seen = "";
+    try {
+      while (!seen.includes("m5\n")) seen += new TextDecoder().decode((await reader.read()).value);
+      appendFileSync(file, rec("2026-11-26T04:00:06Z", "INFO", "t", "m6") + "\n");
+      while (!seen.includes("m6\n")) seen += new TextDecoder().decode((await reader.read()).value);
+    } finally {
+      p.kill("SIGINT");
+    }
+    expect(await p.exited).toBe(0);
+    expect(seen.trimEnd().split("\n").map((l) => l.split(": ")[1])).toEqual(["m4", "m5", "m6"]);
+  });
 });
