@@ -133,7 +133,7 @@ describe("coturn clients against firezone relay", () => {
 
   test("turnutils_uclient: allocation, channel and 200 × 1200-byte messages echoed with no loss", async () => {
     const c = credentials();
-    const { out } = await uclient(["-c", "-u", c.username, "-w", c.password, "-e", "127.0.0.1", "-r", String(peerPort), "-n", "200", "-l", "1200", "-z", "2"]);
+    const { out } = await uclient(["-c", "-u", c.username, "-w", c.password, "-e", "127.0.0.1", "-r", String(peerPort), "-n", "200", "-l", "1200", "-z", "5"]);
     expect(totals(out)).toEqual({ sent: 200, received: 200 });
     expect(out).toContain("Total lost packets 0 (0.000000%)");
   });
@@ -141,7 +141,7 @@ describe("coturn clients against firezone relay", () => {
   test("turnutils_uclient -x: IPv6 relayed address to an IPv6 peer", async () => {
     if (!hasIpv6) throw new Error("this machine has no IPv6 loopback");
     const c = credentials();
-    const { out } = await uclient(["-x", "-c", "-u", c.username, "-w", c.password, "-e", "::1", "-r", String(peerPort), "-n", "100", "-l", "500", "-z", "2"], "::1");
+    const { out } = await uclient(["-x", "-c", "-u", c.username, "-w", c.password, "-e", "::1", "-r", String(peerPort), "-n", "100", "-l", "500", "-z", "5"], "::1");
     expect(totals(out)).toEqual({ sent: 100, received: 100 });
     expect(relayLog()).toMatch(/created allocation client=\[::1\]:\d+ port=\d+ ipv4=false ipv6=true/);
   });
@@ -149,7 +149,7 @@ describe("coturn clients against firezone relay", () => {
   test("turnutils_uclient -Z: dual allocation (ADDITIONAL-ADDRESS-FAMILY) on one port", async () => {
     if (!hasIpv6) throw new Error("this machine has no IPv6 loopback");
     const c = credentials();
-    const { out } = await uclient(["-Z", "-u", c.username, "-w", c.password, "-e", "127.0.0.1", "-r", String(peerPort), "-n", "100", "-l", "500", "-z", "2"]);
+    const { out } = await uclient(["-Z", "-u", c.username, "-w", c.password, "-e", "127.0.0.1", "-r", String(peerPort), "-n", "100", "-l", "500", "-z", "5"]);
     expect(totals(out)).toEqual({ sent: 100, received: 100 });
     expect(relayLog()).toMatch(/created allocation client=127\.0\.0\.1:\d+ port=\d+ ipv4=true ipv6=true/);
   });
