@@ -33,7 +33,11 @@ export type DropReason = (typeof DROP_REASONS)[number];
 
 /** Plain numeric fields so the packet path only does `+=`, no map lookups or allocation. */
 export class RelayCounters {
-  /** ChannelData payloads forwarded from clients to peers. */
+  /**
+   * ChannelData payloads the core routed from clients to peers (and below, peer datagrams routed
+   * to clients). A route the driver then cannot send is also counted under `relay-port-not-open`
+   * or `send-failed`.
+   */
   clientToPeerPackets = 0;
   clientToPeerBytes = 0;
   /** Peer datagrams forwarded to clients as ChannelData (payload bytes). */
