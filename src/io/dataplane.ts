@@ -41,6 +41,10 @@ export class Dataplane {
       throw new Error(`data plane did not start: ${ready.type === "error" ? ready.message : ready.type}`);
     }
     const dp = new Dataplane(worker, stats, new Int32Array(stop), ready.localPort, ready.transport, ready.gso);
+    worker.onerror = (e) => log.error("data plane Worker error", { error: e.message });
+    worker.onmessage = (m: MessageEvent<DataplaneEvent>) => {
+      if (m.data.type === "error") log.error("data plane failed", { error: m.data.message });
+    };
     log.info("data plane started", { port: ready.localPort, transport: ready.transport, gso: ready.gso });
     return dp;
   }

@@ -44,6 +44,8 @@ export class BunUdpTransport implements UdpTransport, UdpCounters {
   txGsoSegments = 0;
   txDrops = 0;
   rxDrops = 0;
+  /** Asynchronous socket errors Bun reported (ECONNREFUSED from ICMP unreachable, …). */
+  socketErrors = 0;
   private readonly pending: PacketBatch;
   private readonly sendList: (Uint8Array | number | string)[] = [];
   /** Encoded sockaddr (port 0) per source address text: sources repeat, parsing per packet would allocate. */
@@ -62,7 +64,10 @@ export class BunUdpTransport implements UdpTransport, UdpCounters {
   static async open(opts: BunUdpOptions): Promise<BunUdpTransport> {
     let self: BunUdpTransport | null = null;
     const onData = (_s: unknown, data: Uint8Array, port: number, address: string) => self?.onDatagram(data, port, address);
-    const base = { hostname: opts.bind.ip, port: opts.bind.port, socket: { data: onData } };
+    // Without an error handler, an ICMP port-unreachable on a connected socket (the peer not
+    // listening yet) surfaces as an uncaught error that ends the Worker.
+    const onError = () => self?.onSocketError();
+    const base = { hostname: opts.bind.ip, port: opts.bind.port, socket: { data: onData, error: onError } };
     const socket = (
       opts.connect
         ? await Bun.udpSocket({ ...base, connect: { hostname: opts.connect.ip, port: opts.connect.port } })
@@ -160,6 +165,10 @@ export class BunUdpTransport implements UdpTransport, UdpCounters {
 
   close(): void {
     this.socket.close();
+  }
+
+  private onSocketError(): void {
+    this.socketErrors++;
   }
 
   private onDatagram(data: Uint8Array, port: number, address: string): void {
