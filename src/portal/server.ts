@@ -45,6 +45,7 @@ export class PortalServer {
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   private armedAt = Infinity;
+  private readonly baseUrl: string;
 
   constructor(options: PortalServerOptions) {
     this.now = options.now ?? Date.now;
@@ -75,7 +76,10 @@ export class PortalServer {
         return new Response("internal error", { status: 500 });
       },
     });
-    const publicUrl = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${this.server.port}`;
+    // A wildcard address is reachable on loopback; name that in URLs.
+    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+    const publicUrl = `http://${host.includes(":") ? `[${host}]` : host}:${this.server.port}`;
+    this.baseUrl = publicUrl;
     this.portal.setPublicUrl(publicUrl);
     if (options.sweep !== false) this.sweepTimer = setInterval(() => this.tick(), SWEEP_INTERVAL_MS);
     log.info("portal listening", { url: publicUrl });
@@ -85,8 +89,9 @@ export class PortalServer {
     return this.server.port!;
   }
 
+  /** `http://host:port` of this server, for the admin API and tests. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.baseUrl;
   }
 
   /** Handles timeouts and expiries as of the clock now. */
