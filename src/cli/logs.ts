@@ -91,8 +91,10 @@ export default defineCommand({
       process.off("SIGTERM", stop);
     }
     if (result.malformed > 0) {
-      const what = args.json ? "left out" : "shown with [malformed]";
-      process.stderr.write(`firezone logs: ${result.malformed} malformed line${result.malformed === 1 ? "" : "s"} ${what}\n`);
+      const n = result.malformed;
+      const hidden = args.json ? n : result.malformedHidden;
+      const what = hidden === 0 ? "shown with [malformed]" : hidden === n ? "left out" : `${n - hidden} shown with [malformed], ${hidden} left out by the filters`;
+      process.stderr.write(`firezone logs: ${n} malformed line${n === 1 ? "" : "s"} ${what}\n`);
     }
     return EXIT_OK;
   },

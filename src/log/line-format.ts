@@ -51,7 +51,9 @@ const SEV_BYTES_COLOR = SEVERITIES.map((s, i) => ascii(SEVERITY_COLORS[i] + (s +
  * fast path is an optimisation, never a second format.
  */
 export class LineFormatter {
+  /** Lines that are not JSON objects; shown with a marker unless a filter hides them. */
   malformed = 0;
+  malformedHidden = 0;
   shown = 0;
   /** Lines the fast path handled, for profiling. */
   fast = 0;
@@ -122,8 +124,13 @@ export class LineFormatter {
 
   private malformedLine(text: string): LineResult {
     this.malformed++;
-    if (this.opts.json) return LineResult.Malformed;
-    if (this.opts.grep && !this.opts.grep.test(text)) return LineResult.Filtered;
+    const o = this.opts;
+    if (o.json) return LineResult.Malformed;
+    // A broken line has no severity, target or time that could match; only --grep can see it.
+    if (o.minRank > 0 || o.targetPrefix !== undefined || o.since !== undefined || o.until !== undefined || (o.grep && !o.grep.test(text))) {
+      this.malformedHidden++;
+      return LineResult.Filtered;
+    }
     this.out.begin();
     this.out.string((this.opts.color ? MALFORMED_COLOR : MALFORMED_PLAIN) + escapeControls(text) + "\n");
     return LineResult.Malformed;

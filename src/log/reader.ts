@@ -26,6 +26,8 @@ export interface ReadLogsOptions {
 export interface ReadLogsResult {
   shown: number;
   malformed: number;
+  /** Malformed lines that the filters left out. */
+  malformedHidden: number;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function readLogs(options: ReadLogsOptions): Promise<ReadLogsResult
   if (follow) await followSources(options, cursors, onLine);
   for (const c of cursors) c.finish();
   out.flush();
-  return { shown: fmt.shown, malformed: fmt.malformed };
+  return { shown: fmt.shown, malformed: fmt.malformed, malformedHidden: fmt.malformedHidden };
 }
 
 /** A file being read: its descriptor, how far it was read, the unfinished last line. */
