@@ -525,6 +525,10 @@ describe("refusals and bad input", () => {
     const s = await t.open(t.clientUrl(), t.tokens.alice);
     for (let i = 0; i < 25; i++) s.sendText("garbage");
     expect((await s.waitClosed()).code).toBe(4003);
+    // connlib reads phx_close as "reconnect"; its payload is exactly {} (deny_unknown_fields).
+    const close = s.frames.find((f) => f.event === "phx_close")!;
+    expect(close.payload).toEqual({});
+    expect(Object.keys(close).sort()).toEqual(Object.keys(JSON.parse(readFileSync(join(FIXTURES, "phoenix-phx_close-1.json"), "utf8"))).sort());
     const c = await t.client("device-3");
     expect(c.init.payload.resources.length).toBe(3);
   });
