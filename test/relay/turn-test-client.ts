@@ -19,6 +19,8 @@ import {
 } from "../../src/stun/index.ts";
 import type { RelayServer } from "../../src/relay/server.ts";
 
+let clientSeeds = 0;
+
 /**
  * A hand-driven TURN client for the server tests: builds requests with the STUN codec, feeds them
  * to the server as if from (ip, port), and hands back the parsed answer.
@@ -26,7 +28,8 @@ import type { RelayServer } from "../../src/relay/server.ts";
 export class TestClient {
   nonce: string | undefined;
   realm = "firezone";
-  private readonly random = seededRandom(7);
+  /** Each client its own transaction ids: equal ids on one socket would look like retransmits. */
+  private readonly random = seededRandom(++clientSeeds);
 
   constructor(
     readonly server: RelayServer,
