@@ -2,6 +2,7 @@
  * The main thread's handle on the data-plane Worker: start it with a config, read its counters
  * from shared memory at any time, stop it. Packets never cross this boundary.
  */
+import { existsSync, readdirSync } from "node:fs";
 import { logger } from "../log/index.ts";
 import type { DataplaneConfig, DataplaneEvent } from "./dataplane-config.ts";
 import { LoopStats } from "./loop-stats.ts";
@@ -27,7 +28,7 @@ export class Dataplane {
    * Starts the Worker. `workerUrl` defaults to dataplane-worker.ts next to this file; a compiled
    * binary must list that file as an entry point (`bun build --compile main.ts src/io/dataplane-worker.ts`).
    */
-  static async start(cfg: DataplaneStartConfig, workerUrl: URL | string = new URL("./dataplane-worker.ts", import.meta.url)): Promise<Dataplane> {
+  static async start(cfg: DataplaneStartConfig, workerUrl: URL | string = dataplaneWorkerUrl()): Promise<Dataplane> {
     const worker = new Worker(workerUrl);
     const stats = new LoopStats();
     const stop = new SharedArrayBuffer(4);
@@ -63,4 +64,26 @@ export class Dataplane {
     });
     return this.stoppedPromise;
   }
+}
+
+/**
+ * Where the Worker's code is. From source: next to this file. In a `bun build --compile` binary
+ * every entry point sits under /$bunfs/root/ at its path relative to the entries' common
+ * directory, as `.js` — so `src/io/dataplane-worker.js`, `io/…` or just the file name,
+ * depending on the other entry points (bun-lab §8: the Worker must be an entry point).
+ */
+export function dataplaneWorkerUrl(): URL | string {
+  const here = new URL("./dataplane-worker.ts", import.meta.url);
+  if (!here.pathname.startsWith("/$bunfs/")) return here;
+  for (const rel of ["src/io/dataplane-worker.js", "io/dataplane-worker.js", "dataplane-worker.js"]) {
+    const candidate = `/$bunfs/root/${rel}`;
+    if (existsSync(candidate)) return candidate;
+  }
+  try {
+    const found = readdirSync("/$bunfs/root", { recursive: true }).map(String).find((f) => f.endsWith("dataplane-worker.js"));
+    if (found) return `/$bunfs/root/${found}`;
+  } catch {
+    // fall through to the error below
+  }
+  throw new Error("data plane Worker not in this binary: build with `bun build --compile <main> src/io/dataplane-worker.ts`");
 }
