@@ -46,7 +46,7 @@ import { x25519GenerateKeyPair } from "../crypto/index.ts";
 import { logger } from "../log/index.ts";
 import { cryptoRandom, ipFamily, looksLikeStun, parseMessage, sameAddress, type RandomSource, type SocketAddress } from "../stun/index.ts";
 import { Allocation } from "../turn/index.ts";
-import { Device, DropReason, MESSAGE_TRANSPORT_HEADER_SIZE, TunnAction, type TunnResult } from "../wireguard/index.ts";
+import { Device, DropReason, MESSAGE_HANDSHAKE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE, TunnAction, type TunnResult } from "../wireguard/index.ts";
 import { Connection, type Path } from "./connection.ts";
 import {
   CHANNEL_DATA_HEADROOM,
@@ -506,8 +506,19 @@ export class Node<TId, RId> {
   }
 
   private handleWireGuard(from: SocketAddress, local: SocketAddress, bytes: Uint8Array, now: number): ReceivedPacket<TId> | undefined {
-    const r = this.device.decapsulate(bytes, this.recvBuf, now, from.ip, from.port);
-    const id = this.device.lastPeer;
+    let r: TunnResult;
+    let id: TId | undefined;
+    if (bytes.length === MESSAGE_RESPONSE_SIZE && bytes[0] === MESSAGE_HANDSHAKE_RESPONSE) {
+      // A response names our index at offset 8 (its own sender index is at 4), so it is routed
+      // here rather than by Device.decapsulate, which looks at offset 4 for every non-initiation.
+      const tunnel = this.device.indexTable.get(readReceiverOfResponse(bytes));
+      if (tunnel === undefined) return this.dropIn("wireguard-UnknownReceiverIndex");
+      r = tunnel.decapsulate(bytes, this.recvBuf, now, from.ip, from.port);
+      id = tunnel.tag as TId;
+    } else {
+      r = this.device.decapsulate(bytes, this.recvBuf, now, from.ip, from.port);
+      id = this.device.lastPeer;
+    }
     const conn = id === undefined ? undefined : this.connections.get(id);
     switch (r.action) {
       case TunnAction.Dropped:
@@ -669,7 +680,9 @@ export class Node<TId, RId> {
   }
 
   private addLocal(conn: Connection<TId, RId>, kind: "host" | "srflx" | "relay", addr: SocketAddress, base: SocketAddress, now: number): void {
-    const c = conn.agent.addLocalCandidate(kind, addr, base, now);
+    // ICE sends a relayed candidate's traffic from the relayed address itself (RFC 8445 §5.1.1.2),
+    // whatever local socket the TURN client learned it on.
+    const c = conn.agent.addLocalCandidate(kind, addr, kind === "relay" ? addr : base, now);
     if (c) this.emit({ type: "new-ice-candidate", connection: conn.id, candidate: formatCandidate(c) });
   }
 
@@ -841,6 +854,10 @@ export class Node<TId, RId> {
       random: () => this.random01(),
     });
   }
+}
+
+function readReceiverOfResponse(b: Uint8Array): number {
+  return (b[8]! | (b[9]! << 8) | (b[10]! << 16) | (b[11]! << 24)) >>> 0;
 }
 
 function sameRelay<RId>(a: RelayConfig<RId>, b: RelayConfig<RId>): boolean {

@@ -1,0 +1,282 @@
+/**
+ * Nodes back to back on fake time over an in-test wire, with real relays built from the relay
+ * server core (src/relay/server.ts). Candidates are signalled instantly between the two peers
+ * (the portal's job), every datagram takes `latency` ms, and `blocked(from, to)` cuts links.
+ */
+import { issueCredentials } from "../../src/relay/credentials.ts";
+import { SeededRandom } from "../../src/relay/random-source.ts";
+import { RelayServer } from "../../src/relay/server.ts";
+import { Node, type NodeEvent, type RelayConfig } from "../../src/snownet/index.ts";
+import { addressKey, sameAddress, seededRandom, type SocketAddress } from "../../src/stun/index.ts";
+
+export const SECRET = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
+export const UNIX0 = 1_700_000_000_000;
+export const T0 = 10_000;
+
+export const addr = (ip: string, port: number): SocketAddress => ({ ip, port });
+
+export interface Peer {
+  name: string;
+  node: Node<string, string>;
+  addr: SocketAddress;
+  events: NodeEvent<string>[];
+  /** Decrypted IP packets delivered to this node's "TUN", with the connection they came on. */
+  inbox: Array<{ connection: string; packet: Uint8Array }>;
+}
+
+export interface Relay {
+  id: string;
+  server: RelayServer;
+  listen: SocketAddress;
+}
+
+interface InFlight {
+  at: number;
+  from: SocketAddress;
+  to: SocketAddress;
+  payload: Uint8Array;
+}
+
+export class Wire {
+  now = T0;
+  latency = 5;
+  readonly peers: Peer[] = [];
+  readonly relays: Relay[] = [];
+  private queue: InFlight[] = [];
+  blocked: (from: SocketAddress, to: SocketAddress) => boolean = () => false;
+  /** Datagrams delivered, by a label of what they were. */
+  delivered = 0;
+  droppedByWire = 0;
+  /** Portal signalling: connection ids on each side, and whether candidates are relayed. */
+  signalling = true;
+  private readonly links = new Map<string, { peer: Peer; connection: string }>();
+  private seed = 1;
+
+  addPeer(name: string, ip: string, role: "client" | "gateway"): Peer {
+    const node = new Node<string, string>({ role, now: this.now, random: seededRandom(this.seed++) });
+    const p: Peer = { name, node, addr: addr(ip, 52625), events: [], inbox: [] };
+    this.peers.push(p);
+    return p;
+  }
+
+  addRelay(id: string, ip: string): Relay {
+    const server = new RelayServer({ secret: SECRET, publicIpv4: ip, random: new SeededRandom(this.seed++) });
+    server.setUnixTime(UNIX0, this.now);
+    const r: Relay = { id, server, listen: addr(ip, 3478) };
+    this.relays.push(r);
+    return r;
+  }
+
+  relayConfig(r: Relay, salt = "salt" + r.id): RelayConfig<string> {
+    const cred = issueCredentials(SECRET, UNIX0 / 1000 + 86_400, salt);
+    return { id: r.id, v4: r.listen, username: cred.username, password: cred.password };
+  }
+
+  /** Says that `a`'s connection `aConn` and `b`'s connection `bConn` are each other (the portal). */
+  link(a: Peer, aConn: string, b: Peer, bConn: string): void {
+    this.links.set(`${a.name}/${aConn}`, { peer: b, connection: bConn });
+    this.links.set(`${b.name}/${bConn}`, { peer: a, connection: aConn });
+  }
+
+  /** Sends `bytes` from a peer's socket (used for hand-made datagrams). */
+  inject(from: SocketAddress, to: SocketAddress, payload: Uint8Array): void {
+    this.queue.push({ at: this.now, from, to, payload });
+  }
+
+  /** Hands an `encapsulate` result to the wire (copied: the node reuses its buffer). */
+  sendEncapsulated(p: Peer, r: { status: string; src?: SocketAddress; dst: SocketAddress; buf: Uint8Array; offset: number; length: number }): boolean {
+    if (r.status !== "transmit") return false;
+    this.send(r.src ?? p.addr, r.dst, r.buf.slice(r.offset, r.offset + r.length));
+    return true;
+  }
+
+  /** Runs virtual time until `until` (inclusive), waking nodes and relays when they ask. */
+  run(until: number): void {
+    for (;;) {
+      for (let pass = 0; pass < 1000; pass++) if (!this.step()) break;
+      const next = this.nextWake();
+      if (next > until) break;
+      this.now = Math.max(next, this.now + 1);
+    }
+    this.now = Math.max(this.now, until);
+    for (let pass = 0; pass < 1000; pass++) if (!this.step()) break;
+  }
+
+  runFor(ms: number): void {
+    this.run(this.now + ms);
+  }
+
+  /** Runs until `cond` holds or `limit` ms pass; returns whether it held. */
+  runUntil(cond: () => boolean, limit = 30_000): boolean {
+    const end = this.now + limit;
+    while (this.now < end) {
+      if (cond()) return true;
+      this.run(Math.min(end, this.now + 10));
+    }
+    return cond();
+  }
+
+  events(p: Peer, type: string): NodeEvent<string>[] {
+    return p.events.filter((e) => e.type === type);
+  }
+
+  private nextWake(): number {
+    let next = Infinity;
+    for (const m of this.queue) next = Math.min(next, m.at);
+    for (const p of this.peers) next = Math.min(next, p.node.pollTimeout()?.at ?? Infinity);
+    for (const r of this.relays) next = Math.min(next, r.server.pollTimeout()?.at ?? Infinity);
+    return next;
+  }
+
+  /** One pass: timers due now, outputs drained, datagrams due now delivered. True if anything happened. */
+  private step(): boolean {
+    let moved = false;
+    for (const p of this.peers) {
+      const t = p.node.pollTimeout();
+      if (t && t.at <= this.now) {
+        p.node.handleTimeout(this.now);
+      }
+      moved = this.drain(p) || moved;
+    }
+    for (const r of this.relays) {
+      const t = r.server.pollTimeout();
+      if (t && t.at <= this.now) r.server.handleTimeout(this.now);
+      for (let x = r.server.pollTransmit(); x; x = r.server.pollTransmit()) {
+        moved = true;
+        this.send(r.listen, x.to, x.bytes.slice());
+      }
+      for (let e = r.server.pollEvent(); e; e = r.server.pollEvent());
+    }
+    const due = this.queue.filter((m) => m.at <= this.now);
+    if (due.length > 0) {
+      moved = true;
+      this.queue = this.queue.filter((m) => m.at > this.now);
+      for (const m of due) this.deliver(m);
+    }
+    return moved;
+  }
+
+  private drain(p: Peer): boolean {
+    let moved = false;
+    for (let t = p.node.pollTransmit(); t; t = p.node.pollTransmit()) {
+      moved = true;
+      this.send(t.src ?? p.addr, t.dst, t.payload);
+    }
+    for (let e = p.node.pollEvent(); e; e = p.node.pollEvent()) {
+      moved = true;
+      p.events.push(e);
+      if (!this.signalling) continue;
+      if (e.type === "new-ice-candidate" || e.type === "invalidate-ice-candidate") {
+        const other = this.links.get(`${p.name}/${e.connection}`);
+        if (!other) continue;
+        if (e.type === "new-ice-candidate") other.peer.node.addRemoteCandidate(other.connection, e.candidate, this.now);
+        else other.peer.node.removeRemoteCandidate(other.connection, e.candidate, this.now);
+      }
+    }
+    return moved;
+  }
+
+  private send(from: SocketAddress, to: SocketAddress, payload: Uint8Array): void {
+    if (this.blocked(from, to)) {
+      this.droppedByWire++;
+      return;
+    }
+    this.queue.push({ at: this.now + this.latency, from, to, payload });
+  }
+
+  private deliver(m: InFlight): void {
+    this.delivered++;
+    const relayByListen = this.relays.find((r) => sameAddress(r.listen, m.to));
+    if (relayByListen) {
+      const r = relayByListen;
+      const ch = r.server.handleClientPacket(m.from.ip, m.from.port, m.payload, this.now);
+      if (ch) {
+        const owner = r.server.channelOwner;
+        const data = m.payload.slice(r.server.routedOffset, r.server.routedOffset + r.server.routedLength);
+        this.send(addr(r.listen.ip, owner.port), addr(ch.peerIp, ch.peerPort), data);
+      }
+      for (let x = r.server.pollTransmit(); x; x = r.server.pollTransmit()) this.send(r.listen, x.to, x.bytes.slice());
+      return;
+    }
+    const relayByPort = this.relays.find((r) => r.listen.ip === m.to.ip);
+    if (relayByPort) {
+      const r = relayByPort;
+      const ch = r.server.handlePeerPacket(m.to.port, m.from.ip, m.from.port, m.payload.length);
+      if (!ch) return;
+      const owner = r.server.channelOwner;
+      const frame = new Uint8Array(4 + m.payload.length);
+      frame[0] = ch.number >> 8;
+      frame[1] = ch.number & 0xff;
+      frame[2] = m.payload.length >> 8;
+      frame[3] = m.payload.length & 0xff;
+      frame.set(m.payload, 4);
+      this.send(r.listen, addr(owner.clientIp, owner.clientPort), frame);
+      return;
+    }
+    const p = this.peers.find((x) => sameAddress(x.addr, m.to));
+    if (!p) return;
+    const out = p.node.handleInput(m.from, m.to, m.payload, this.now);
+    if (out) p.inbox.push({ connection: out.connection, packet: out.buf.slice(out.offset, out.offset + out.length) });
+    this.drain(p);
+  }
+}
+
+export function key(a: SocketAddress): string {
+  return addressKey(a);
+}
+
+/** A tiny IPv4/UDP-ish packet whose payload says `text`. */
+export function ipv4(text: string, src = [100, 64, 0, 1], dst = [100, 64, 0, 2]): Uint8Array {
+  const body = new TextEncoder().encode(text);
+  const pkt = new Uint8Array(20 + body.length);
+  pkt[0] = 0x45;
+  pkt[2] = pkt.length >> 8;
+  pkt[3] = pkt.length & 0xff;
+  pkt[8] = 64;
+  pkt[9] = 17;
+  pkt.set(src, 12);
+  pkt.set(dst, 16);
+  pkt.set(body, 20);
+  return pkt;
+}
+
+export function text(packet: Uint8Array): string {
+  return new TextDecoder().decode(packet.subarray(20));
+}
+
+const PSK = new Uint8Array(32).fill(7);
+
+/**
+ * The usual setup: client A and gateway B, each with relays `relayIds` known, connected to each
+ * other through signalling. Returns the wire and both peers, allocations done, connections upserted.
+ */
+export function pair(opts: { relays?: string[]; blockDirect?: boolean; upsert?: boolean } = {}) {
+  const wire = new Wire();
+  const a = wire.addPeer("A", "10.0.0.1", "client");
+  const b = wire.addPeer("B", "10.0.0.2", "gateway");
+  const relayIps = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
+  const relays = (opts.relays ?? ["r1"]).map((id, i) => wire.addRelay(id, relayIps[i]!));
+  if (opts.blockDirect) {
+    // A sits behind a firewall that only lets it talk to relays' listening ports (3478).
+    wire.blocked = (from, to) => (from.ip === "10.0.0.1" && to.port !== 3478) || (to.ip === "10.0.0.1" && from.port !== 3478);
+  }
+  a.node.updateRelays([], relays.map((r) => wire.relayConfig(r, "A" + r.id)), wire.now);
+  b.node.updateRelays([], relays.map((r) => wire.relayConfig(r, "B" + r.id)), wire.now);
+  wire.runFor(200);
+  wire.link(a, "gw", b, "client");
+  const params = {
+    a: { remoteKey: b.node.publicKey, psk: PSK, localCreds: { ufrag: "aaaa", pass: "apassapassapassapass12" }, remoteCreds: { ufrag: "bbbb", pass: "bpassbpassbpassbpass12" } },
+    b: { remoteKey: a.node.publicKey, psk: PSK, localCreds: { ufrag: "bbbb", pass: "bpassbpassbpassbpass12" }, remoteCreds: { ufrag: "aaaa", pass: "apassapassapassapass12" } },
+  };
+  const upsert = () => {
+    const ra = a.node.upsertConnection("gw", params.a, wire.now);
+    const rb = b.node.upsertConnection("client", params.b, wire.now);
+    return [ra, rb];
+  };
+  if (opts.upsert !== false) upsert();
+  return { wire, a, b, relays, params, upsert };
+}
+
+export function established(p: Peer, conn: string): boolean {
+  return p.node.connection(conn)?.established === true;
+}
