@@ -24,6 +24,8 @@ export interface TunDeviceOptions {
   /** Where the install-state file lives; default `/run/firezone`. Tests use a temp dir. */
   stateDir?: string;
   multiQueue?: boolean;
+  /** TX queue length (packets the kernel holds for us to read); default 10 000 like Firezone. */
+  txQueueLen?: number;
 }
 
 export class TunDevice {
@@ -61,7 +63,7 @@ export class TunDevice {
       const state: InstalledState = { version: 1, pid: process.pid, device: tun.name, addresses: [], routes: [], rules: [] };
       const dev = new TunDevice(tun, nl, stateFile, state, mtu);
       stateFile.save(state);
-      nl.setLink({ index: dev.index, mtu }, dev.name);
+      nl.setLink({ index: dev.index, mtu, txQueueLen: opts.txQueueLen ?? 10_000 }, dev.name);
       nl.setLink({ index: dev.index, up: true }, dev.name);
       log.info("TUN device up", { name: dev.name, index: dev.index, mtu });
       return dev;

@@ -35,6 +35,7 @@ describe("TUN device over netlink", () => {
 
     const [link] = ns.ipJson<any[]>("addr", "show", "dev", ifname);
     expect(link.mtu).toBe(1280);
+    expect(link.txqlen).toBe(10000);
     expect(link.flags).toContain("UP");
     const addrs = link.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
     expect(addrs).toContain("100.64.0.7/32");

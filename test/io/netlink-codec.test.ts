@@ -73,6 +73,11 @@ describe("requests match iproute2's bytes", () => {
     expect([...encodeSetLink({ index: IDX, mtu: 1280 }, SEQ)]).toEqual(expected);
   });
 
+  test("ip link set <7> txqueuelen 10000: IFLA_TXQLEN", () => {
+    const msg = encodeSetLink({ index: IDX, txQueueLen: 10000 }, SEQ);
+    expect([...msg.subarray(32)]).toEqual(attr(13, le32(10000)));
+  });
+
   test("link up sets IFF_UP in both flags and change mask", () => {
     const msg = encodeSetLink({ index: IDX, up: true }, SEQ);
     const v = new DataView(msg.buffer);

@@ -148,6 +148,8 @@ export interface LinkChange {
   mtu?: number;
   /** true: set IFF_UP; false: clear it; undefined: leave as is. */
   up?: boolean;
+  /** Transmit queue length in packets (Firezone sets 10 000 on its TUN). */
+  txQueueLen?: number;
 }
 
 export function encodeSetLink(change: LinkChange, seq: number): Uint8Array {
@@ -160,6 +162,7 @@ export function encodeSetLink(change: LinkChange, seq: number): Uint8Array {
   }
   const m = new MessageBuilder(C.RTM_NEWLINK, C.NLM_F_REQUEST | C.NLM_F_ACK, seq).struct(hdr);
   if (change.mtu !== undefined) m.attrU32(C.IFLA_MTU, change.mtu);
+  if (change.txQueueLen !== undefined) m.attrU32(C.IFLA_TXQLEN, change.txQueueLen);
   return m.finish();
 }
 

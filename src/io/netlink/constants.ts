@@ -68,6 +68,7 @@ export const IFINFOMSG_LEN = 16;
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+export const IFLA_TXQLEN = 13;
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
 export const IFF_LOWER_UP = 0x10000;

@@ -37,7 +37,11 @@ export class RtNetlink {
   private seq = (Date.now() & 0x7fffffff) >>> 0;
 
   setLink(change: LinkChange, ifName: string): void {
-    const what = [change.mtu !== undefined ? `mtu ${change.mtu}` : "", change.up === undefined ? "" : change.up ? "up" : "down"]
+    const what = [
+      change.mtu !== undefined ? `mtu ${change.mtu}` : "",
+      change.txQueueLen !== undefined ? `txqueuelen ${change.txQueueLen}` : "",
+      change.up === undefined ? "" : change.up ? "up" : "down",
+    ]
       .filter(Boolean)
       .join(" ");
     this.request((seq) => encodeSetLink(change, seq), `RTM_NEWLINK ${what} on ${ifName}`);
