@@ -40,6 +40,7 @@ export interface SuiteReport {
 /** Modules that register the built-in suites; each is imported once when suites are listed. */
 const SUITE_MODULES: Record<string, () => Promise<unknown>> = {
   crypto: () => import("./suites/crypto.ts"),
+  wireguard: () => import("../wireguard/perf-suite.ts"),
 };
 
 const suites = new Map<string, PerfSuite>();
