@@ -249,4 +249,13 @@ describe("firezone logs", () => {
     expect(await p.exited).toBe(0);
     expect(seen.trimEnd().split("\n").map((l) => l.split(": ")[1])).toEqual(["m4", "m5", "m6"]);
   });
+
+  test("a closed pipe (| head) ends the run quietly with status 0", () => {
+    const file = join(root, "pipe.jsonl");
+    const line = rec("2026-11-26T04:00:00Z", "INFO", "t", "m", { pad: "y".repeat(100) }) + "\n";
+    writeFileSync(file, line.repeat(100_000));
+    const p = Bun.spawnSync(["bash", "-c", `"${process.execPath}" "${main}" logs "${file}" | head -1; echo "status=\${PIPESTATUS[0]}"`]);
+    expect(p.stdout.toString()).toBe("2026-11-26T04:00:00Z INFO  t: m pad=" + "y".repeat(100) + "\nstatus=0\n");
+    expect(p.stderr.toString()).toBe("");
+  });
 });
