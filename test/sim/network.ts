@@ -225,6 +225,7 @@ interface Hop {
   seq: number;
   d: Datagram;
   node: Interface | NatRouter;
+  from: Interface | NatRouter;
   /** The realm the datagram travelled through to reach `node`. */
   via: Realm;
 }
@@ -303,6 +304,16 @@ export class SimNetwork {
     this.rules.delete(name);
   }
 
+  /**
+   * Takes an attachment down (or up again). Going down also loses what is on the wire to or
+   * from it, so a dead host's last datagrams do not arrive after its death.
+   */
+  setLink(node: Interface | NatRouter, up: boolean): void {
+    node.link.up = up;
+    if (up) return;
+    for (const h of this.inFlight.removeWhere((x) => x.node === node || x.from === node)) this.drop(h.d, "link-down");
+  }
+
   /** Cuts both directions between the two sets of hosts (by public or private address of their interfaces). */
   partition(name: string, a: SimHost[], b: SimHost[]): void {
     const inA = new Set(a.flatMap((h) => h.interfaces));
@@ -373,6 +384,11 @@ export class SimNetwork {
   /** One hop: from `from` across `realm` to the node owning the destination (or the way out). */
   private forward(d: Datagram, from: Interface | NatRouter, realm: Realm, now: number): void {
     let to: Interface | NatRouter | undefined = realm.nodes.get(d.dst.ip);
+    if (to === from && from instanceof Interface) {
+      // To its own address (a relay relaying to its own allocation): loopback, no wire.
+      this.inFlight.push({ at: now, seq: this.seq++, d, node: to, from, via: realm });
+      return;
+    }
     if (to === from) to = undefined;
     if (!to) to = realm.upstream;
     if (!to || to === from) return this.drop(d, "no-route");
@@ -383,7 +399,7 @@ export class SimNetwork {
     if (this.random.chance(out.loss) || this.random.chance(inn.loss)) return this.drop(d, "loss");
     const jitter = out.jitter + inn.jitter;
     const delay = out.latency + inn.latency + (jitter > 0 ? this.random.next() * jitter : 0);
-    this.inFlight.push({ at: now + delay, seq: this.seq++, d, node: to, via: realm });
+    this.inFlight.push({ at: now + delay, seq: this.seq++, d, node: to, from, via: realm });
   }
 
   private drop(d: Datagram, reason: NetDropReason): void {
