@@ -570,6 +570,13 @@ export class Node<TId, RId> {
   // ---- connections ---------------------------------------------------------------------------
 
   private createConnection(id: TId, params: ConnectionParams & { controlling: boolean }, now: number): void {
+    // One tunnel per static key: another connection to the same key is superseded by this one.
+    const sameKey = this.device.peerByPublicKey(params.remoteKey);
+    const previous = sameKey === undefined ? undefined : this.connections.get(sameKey.tag as TId);
+    if (previous) {
+      log.debug("another connection had this peer key; replacing it", { previous: String(previous.id), connection: String(id) });
+      this.dropConnection(previous);
+    }
     const tunnel = this.device.addPeer(id, {
       publicKey: params.remoteKey,
       presharedKey: params.psk,
@@ -614,6 +621,9 @@ export class Node<TId, RId> {
       conn.lastActivity = now;
       log.debug("connection established", { connection: String(conn.id), path: conn.path.kind });
       this.emit({ type: "connection-established", connection: conn.id, path: conn.path.kind, local: conn.path.local, remote: conn.path.remote });
+    }
+    // Flushed on establishment, and again when a path comes back after its relay went away.
+    if (conn.established && conn.path && conn.buffer.length > 0) {
       for (const packet of conn.buffer.drain()) {
         const r = conn.tunnel.encapsulate(packet, this.wgOut, now);
         this.sendTunnelResult(conn, r, now);

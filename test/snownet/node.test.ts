@@ -6,6 +6,9 @@
 import { describe, expect, test } from "bun:test";
 import { established, ipv4, pair, text, type Peer, type Wire } from "./harness.ts";
 import { MAX_BUFFERED_PACKETS } from "../../src/snownet/index.ts";
+import { x25519GenerateKeyPair } from "../../src/crypto/index.ts";
+import { MessageBuilder, METHOD_BINDING, newTransactionId } from "../../src/stun/index.ts";
+import { Tunnel } from "../../src/wireguard/index.ts";
 
 function connect(opts: Parameters<typeof pair>[0] = {}) {
   const p = pair(opts);
@@ -34,6 +37,14 @@ describe("connections", () => {
     expect(roundTrip(wire, a, "gw", b, "ping")).toEqual(["ping"]);
     expect(b.inbox[0]!.connection).toBe("client");
     expect(roundTrip(wire, b, "client", a, "pong")).toEqual(["pong"]);
+    // The data path hands out one reused result over one reused buffer.
+    const r1 = a.node.encapsulate("gw", ipv4("one"), wire.now);
+    const buf1 = r1.buf;
+    const r2 = a.node.encapsulate("gw", ipv4("two"), wire.now);
+    expect(r2).toBe(r1);
+    expect(r2.buf).toBe(buf1);
+    expect(r2.src).toEqual(a.addr);
+    expect(r2.dst).toEqual(b.addr);
     // One handshake, initiated by the controlling side (client).
     expect(a.node.connection("gw")!.initiationsSent).toBe(1);
     expect(b.node.connection("client")!.initiationsSent).toBe(0);
@@ -174,13 +185,15 @@ describe("demux", () => {
     wire.inject({ ip: "203.0.113.9", port: 3478 }, b.addr, new Uint8Array([0x40, 0, 0, 4, 1, 2, 3, 4]));
     // An empty datagram.
     wire.inject(a.addr, b.addr, new Uint8Array(0));
+    // A WireGuard initiation from a static key nobody knows.
+    wire.inject(a.addr, b.addr, strangerInitiation(b.node.publicKey));
     wire.runFor(20);
+    expect(drops()["wireguard-WrongPeer"]).toBe(1);
     expect(drops()["wireguard-UnknownType"]).toBe(1);
     expect(drops()["stun-no-connection"]).toBe(1);
     expect(drops()["wireguard-UnknownReceiverIndex"]).toBe(1);
     expect(drops()["channel-data-unknown-relay"]).toBe(1);
     expect(drops()["empty-datagram"]).toBe(1);
-    // A WireGuard initiation from a static key nobody knows.
     expect(roundTrip(wire, a, "gw", b, "still fine")).toEqual(["still fine"]);
   });
 
@@ -318,7 +331,14 @@ function roundTripOk(wire: Wire, a: Peer, b: Peer): boolean {
 
 function stunBindingRequest(username: string): Uint8Array {
   // Built with the codec so the shape is exact; integrity is irrelevant: nobody claims the ufrag.
-  const { MessageBuilder, METHOD_BINDING, newTransactionId } = require("../../src/stun/index.ts");
   const built = new MessageBuilder(METHOD_BINDING, "request", newTransactionId()).addUsername(username).addFingerprint().finish();
+  if (!built.ok) throw new Error(built.reason);
   return built.bytes.slice();
+}
+
+/** A WireGuard initiation to `peerKey` from a static key nobody configured. */
+function strangerInitiation(peerKey: Uint8Array): Uint8Array {
+  const t = new Tunnel({ privateKey: x25519GenerateKeyPair().privateKey, peerPublicKey: peerKey, wallClock: () => 1_800_000_000_000 });
+  const r = t.encapsulate(new Uint8Array(0), new Uint8Array(256), 0);
+  return r.bytes().slice();
 }
