@@ -23,7 +23,8 @@ export async function resolveTree(def: CommandDef<any>, name: string, argv?: str
   const args = ((await value(def.args)) ?? {}) as ArgsDef;
   const subs = ((await value(def.subCommands)) ?? {}) as Record<string, unknown>;
   const subCommands = new Map<string, ResolvedCommand>();
-  const next = argv?.[0];
+  // `firezone --version` runs the version subcommand.
+  const next = argv?.[0] === "--version" ? "version" : argv?.[0];
   // A flag or an unknown word first: help and suggestions need only names, unless it may be an alias.
   const mayBeAlias = next !== undefined && !next.startsWith("-") && !(next in subs);
   for (const [subName, sub] of Object.entries(subs)) {

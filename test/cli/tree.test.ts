@@ -40,6 +40,20 @@ describe("resolveTree", () => {
     expect(await runCli(r, ["admin", "users", "--fast"])).toBe(0);
   });
 
+  test("--version resolves the version subcommand", async () => {
+    const loaded: string[] = [];
+    const root = defineCommand({
+      meta: { name: "fz" },
+      subCommands: {
+        logs: () => (loaded.push("logs"), defineCommand({ meta: { name: "logs" }, run: () => 0 })),
+        version: () => (loaded.push("version"), defineCommand({ meta: { name: "version" }, run: () => 7 })),
+      },
+    });
+    const r = await resolveTree(root, "fz", ["--version"]);
+    expect(loaded).toEqual(["version"]);
+    expect(await runCli(r, ["--version"])).toBe(7);
+  });
+
   test("an unknown word still gets its suggestion", async () => {
     const { root } = tree();
     const r = await resolveTree(root, "fz", ["lgs"]);
