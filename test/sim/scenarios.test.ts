@@ -3,7 +3,7 @@
  * Every time is virtual (ms); each test prints its measurements as `[sim] …` lines.
  */
 import { describe, expect, test } from "bun:test";
-import { ProbeFlow } from "./traffic.ts";
+import { ProbeFlow, ReliableStream } from "./traffic.ts";
 import { buildWorld, report, suiteSeeds, untilEstablished, type Placement } from "./world.ts";
 
 const SEEDS = suiteSeeds([1, 2, 3]);
@@ -29,6 +29,276 @@ describe("1. both peers public", () => {
       expect(up.received.size).toBe(up.sent.length);
       expect(down.received.size).toBe(down.sent.length);
       report("1 public/public", { seed, established_ms: at! - t0, path: path.kind });
+    });
+  }
+});
+
+describe("2. NATs", () => {
+  const cases: Array<[Placement, Placement, "any" | "relayed"]> = [
+    ["symmetric", "port-restricted", "any"],
+    ["port-restricted", "symmetric", "any"],
+    ["symmetric", "full-cone", "any"],
+    ["symmetric", "symmetric", "relayed"],
+  ];
+  for (const [c, g, expected] of cases) {
+    for (const seed of SEEDS) {
+      test(`client ${c}, gateway ${g} → ${expected} (seed ${seed})`, () => {
+        const w = buildWorld({ seed, client: c, gateway: g });
+        w.sim.runFor(1_000);
+        const t0 = w.sim.now;
+        w.portal.connect(w.client, w.gateway);
+        const at = untilEstablished(w);
+        expect(at).toBeDefined();
+        const path = w.client.node.connection("gateway")!.path!;
+        if (expected === "relayed") expect(path.kind).not.toBe("peer-to-peer");
+        const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000).start();
+        const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001).start();
+        w.sim.runFor(3_000);
+        up.stop();
+        down.stop();
+        w.sim.runFor(500);
+        expect(up.received.size).toBe(up.sent.length);
+        expect(down.received.size).toBe(down.sent.length);
+        report(`2 ${c}/${g}`, { seed, established_ms: at! - t0, path: path.kind });
+      });
+    }
+  }
+});
+
+describe("3. the relay in use disappears", () => {
+  for (const seed of SEEDS) {
+    test(`migrates to the other relay, traffic back within 2 s (seed ${seed})`, () => {
+      const w = buildWorld({ seed, client: "symmetric", gateway: "symmetric" });
+      w.sim.runFor(1_000);
+      w.portal.connect(w.client, w.gateway);
+      expect(untilEstablished(w)).toBeDefined();
+      const before = w.client.node.connection("gateway")!;
+      expect(before.path!.kind).not.toBe("peer-to-peer");
+      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
+      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      w.sim.runFor(2_000);
+      // The relay the client's connection allocates on dies and the portal says so.
+      const dead = w.relays.find((r) => r.id === before.relay)!;
+      const other = w.relays.find((r) => r !== dead)!;
+      const tKill = w.sim.now;
+      w.sim.net.setLink(dead.host.interfaces[0]!, false);
+      w.portal.removeRelays([dead.id]);
+      w.sim.runFor(5_000);
+      const upBack = up.firstArrivalAfter(tKill);
+      const downBack = down.firstArrivalAfter(tKill);
+      expect(upBack).toBeDefined();
+      expect(downBack).toBeDefined();
+      const recovery = Math.max(upBack!, downBack!) - tKill;
+      const after = w.client.node.connection("gateway")!;
+      expect(after.relay).toBe(other.id);
+      expect(w.client.eventsOf("connection-failed").length).toBe(0);
+      expect(w.gateway.eventsOf("connection-failed").length).toBe(0);
+      expect(recovery).toBeLessThan(2_000);
+      // Everything sent from 2 s after the kill arrives.
+      w.sim.runFor(1_000);
+      up.stop();
+      down.stop();
+      w.sim.runFor(500);
+      const late = up.deliveredBetween(tKill + 2_000, Infinity);
+      expect(late.arrived).toBe(late.sent);
+      report("3 relay dies", { seed, recovery_ms: recovery, up_ms: upBack! - tKill, down_ms: downBack! - tKill, path_before: before.path!.kind, path_after: after.path?.kind });
+    });
+  }
+});
+
+describe("4. Firezone's race: peers 5 ms apart, candidates 40 ms late", () => {
+  for (const seed of SEEDS) {
+    test(`a stable nominated pair, no ICE timeout over 5 minutes (seed ${seed})`, () => {
+      const w = buildWorld({ seed, client: "port-restricted", gateway: "public", candidateDelay: 40 });
+      w.sim.runFor(1_000);
+      const t0 = w.sim.now;
+      w.portal.connect(w.client, w.gateway, { gatewayLag: 5 });
+      const at = untilEstablished(w);
+      expect(at).toBeDefined();
+      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 100).start();
+      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 100).start();
+      // Sample the nominated path once a second; after the first 10 s it must not move.
+      const paths: string[] = [];
+      const sample = () => {
+        const p = w.client.node.connection("gateway")?.path;
+        const q = w.gateway.node.connection("client")?.path;
+        paths.push(`${p ? `${p.local.ip}:${p.local.port}>${p.remote.ip}:${p.remote.port}` : "-"} | ${q ? `${q.local.ip}:${q.local.port}>${q.remote.ip}:${q.remote.port}` : "-"}`);
+      };
+      for (let i = 0; i < 300; i++) {
+        w.sim.runFor(1_000);
+        sample();
+      }
+      up.stop();
+      down.stop();
+      w.sim.runFor(500);
+      expect(w.client.eventsOf("connection-failed")).toEqual([]);
+      expect(w.gateway.eventsOf("connection-failed")).toEqual([]);
+      expect(w.client.eventsOf("connection-established").length).toBe(1);
+      expect(w.gateway.eventsOf("connection-established").length).toBe(1);
+      const settled = paths.slice(10);
+      expect(new Set(settled).size).toBe(1);
+      expect(settled[0]).not.toContain("-");
+      expect(up.received.size).toBe(up.sent.length);
+      expect(down.received.size).toBe(down.sent.length);
+      const changes = paths.filter((p, i) => i > 0 && p !== paths[i - 1]).length;
+      report("4 race", { seed, established_ms: at! - t0, path_changes: changes, path: w.client.node.connection("gateway")!.path!.kind, probes: up.sent.length + down.sent.length });
+    });
+  }
+});
+
+describe("5. upsert of an established connection", () => {
+  for (const seed of SEEDS) {
+    test(`one new handshake, old-session packets delivered; upserts every second → ≤ 3 handshakes a minute (seed ${seed})`, () => {
+      const w = buildWorld({ seed, client: "port-restricted", gateway: "public" });
+      w.sim.runFor(1_000);
+      const params = w.portal.connect(w.client, w.gateway);
+      expect(untilEstablished(w)).toBeDefined();
+      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
+      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      w.sim.runFor(25_000); // past the 20 s roll-over guard of the first handshake
+      const hs = () => w.client.node.connection("gateway")!.handshakesCompleted;
+      const ghs = () => w.gateway.node.connection("client")!.handshakesCompleted;
+      const h0 = hs();
+      const g0 = ghs();
+      // A burst on the old session, then the upsert at the same instant: the burst is in flight.
+      const burst = Array.from({ length: 20 }, () => up.sendOne(w.sim.now));
+      const burstDown = Array.from({ length: 20 }, () => down.sendOne(w.sim.now));
+      const tUpsert = w.sim.now;
+      w.portal.connect(w.client, w.gateway, { params });
+      w.sim.runFor(2_000);
+      expect(hs()).toBe(h0 + 1);
+      expect(ghs()).toBe(g0 + 1);
+      for (const b of [...burst, ...burstDown]) expect(b.outcome.status).toBe("transmit");
+      for (const b of burst) expect(up.received.has(b.seq)).toBe(true);
+      for (const b of burstDown) expect(down.received.has(b.seq)).toBe(true);
+      const handshakeAt = w.client.node.connection("gateway")!;
+      expect(handshakeAt.state).toBe("connected");
+      const afterFirst = hs();
+      // Upserts every second for a minute.
+      const tMinute = w.sim.now;
+      for (let i = 0; i < 60; i++) {
+        w.portal.connect(w.client, w.gateway, { params });
+        w.sim.runFor(1_000);
+      }
+      const perMinute = hs() - afterFirst;
+      expect(perMinute).toBeLessThanOrEqual(3);
+      expect(perMinute).toBeGreaterThanOrEqual(1);
+      up.stop();
+      down.stop();
+      w.sim.runFor(500);
+      expect(up.received.size).toBe(up.sent.length);
+      expect(down.received.size).toBe(down.sent.length);
+      expect(w.client.eventsOf("connection-established").length).toBe(1);
+      expect(w.client.eventsOf("connection-failed").length + w.gateway.eventsOf("connection-failed").length).toBe(0);
+      report("5 upsert", { seed, handshakes_first_upsert: 1, handshakes_in_minute: perMinute, minute_from: tMinute - tUpsert, probes: up.sent.length + down.sent.length, lost: 0 });
+    });
+  }
+});
+
+describe("6. one side restarts and says goodbye first", () => {
+  for (const seed of SEEDS) {
+    test(`ConnectionClosed at once, fresh connection carries traffic within 1 s (seed ${seed})`, () => {
+      const w = buildWorld({ seed, client: "port-restricted", gateway: "public" });
+      w.sim.runFor(1_000);
+      w.portal.connect(w.client, w.gateway);
+      expect(untilEstablished(w)).toBeDefined();
+      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
+      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      w.sim.runFor(3_000);
+      const tRestart = w.sim.now;
+      expect(w.gateway.node.closeConnection("client", tRestart)).toBe(true);
+      w.gateway.flush(tRestart); // the goodbye leaves before the process is gone
+      w.gateway.restart(tRestart);
+      w.portal.join(w.gateway);
+      // The client learns at once and asks the portal again.
+      let tReconnect: number | undefined;
+      w.client.listeners.push((_h, e, now) => {
+        if (e.type === "connection-closed" && tReconnect === undefined) {
+          tReconnect = now;
+          w.portal.connect(w.client, w.gateway);
+        }
+      });
+      expect(w.sim.runUntilTrue(() => tReconnect !== undefined, 1_000)).toBe(true);
+      const closed = w.client.eventsOf("connection-closed", tRestart);
+      expect(closed.length).toBe(1);
+      expect(closed[0]!.event.reason).toBe("goodbye");
+      const closedAfter = closed[0]!.at - tRestart;
+      expect(closedAfter).toBeLessThan(200);
+      w.sim.runFor(3_000);
+      const upBack = up.firstArrivalAfter(tReconnect!);
+      const downBack = down.firstArrivalAfter(tReconnect!);
+      expect(upBack).toBeDefined();
+      expect(downBack).toBeDefined();
+      const traffic = Math.max(upBack!, downBack!) - tReconnect!;
+      expect(traffic).toBeLessThan(1_000);
+      expect(w.client.eventsOf("connection-failed").length).toBe(0);
+      report("6 restart+goodbye", { seed, closed_after_ms: closedAfter, traffic_after_upsert_ms: traffic });
+    });
+  }
+});
+
+describe("7. 20% random loss both ways", () => {
+  for (const seed of SEEDS.slice(0, 1)) {
+    test(`establishes, and 10 MB cross on a selective-repeat stream (seed ${seed})`, () => {
+      const w = buildWorld({ seed, clientLink: { loss: 0.2 } });
+      w.sim.runFor(1_000);
+      const t0 = w.sim.now;
+      w.portal.connect(w.client, w.gateway);
+      const at = untilEstablished(w, 120_000);
+      expect(at).toBeDefined();
+      const stream = w.sim.add(new ReliableStream(w.sim, w.client, w.gateway, 10 * 1024 * 1024));
+      stream.start(w.sim.now);
+      const tStart = w.sim.now;
+      expect(w.sim.runUntilTrue(() => stream.done, 600_000)).toBe(true);
+      expect(stream.corrupt).toBe(0);
+      expect(stream.receivedBytes).toBe(10 * 1024 * 1024);
+      const seconds = (stream.doneAt! - tStart) / 1000;
+      report("7 loss 20%", {
+        seed,
+        established_ms: at! - t0,
+        transfer_ms: stream.doneAt! - tStart,
+        goodput_mbit_s: (10 * 8 * 1.048576) / seconds,
+        transmissions: stream.transmissions,
+        chunks: stream.chunks,
+        net_loss: w.sim.net.stats.dropped.loss,
+      });
+    });
+  }
+});
+
+describe("8. network change on the client (reset)", () => {
+  for (const seed of SEEDS) {
+    test(`new candidates, new handshake, traffic within 2 s (seed ${seed})`, () => {
+      const w = buildWorld({ seed, client: "port-restricted", gateway: "public" });
+      const cafe = w.sim.net.addNat("cafe-nat", "port-restricted", "203.0.113.99", { link: { latency: 20 } });
+      w.sim.runFor(1_000);
+      w.portal.connect(w.client, w.gateway);
+      expect(untilEstablished(w)).toBeDefined();
+      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
+      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      w.sim.runFor(3_000);
+      // The laptop moves to the café's Wi-Fi and the client resets; with its new key it reconnects the portal (40 ms).
+      const tReset = w.sim.now;
+      w.client.host.move(w.client.host.interfaces[0]!, cafe.inside, "10.9.0.7");
+      w.client.listeners.push((_h, e) => {
+        if (e.type === "public-key-changed") w.sim.after(40, () => w.portal.connect(w.client, w.gateway));
+      });
+      w.client.node.reset(tReset);
+      w.sim.runFor(5_000);
+      expect(w.client.eventsOf("connection-closed", tReset).map((e) => e.event.reason)).toEqual(["reset"]);
+      const fresh = w.client.eventsOf("new-ice-candidate", tReset).map((e) => e.event.candidate);
+      expect(fresh.some((c) => c.includes("203.0.113.99"))).toBe(true);
+      expect(fresh.some((c) => c.includes("10.9.0.7"))).toBe(true);
+      const conn = w.client.node.connection("gateway")!;
+      expect(conn.handshakesCompleted).toBeGreaterThanOrEqual(1);
+      expect(conn.established).toBe(true);
+      const upBack = up.firstArrivalAfter(tReset);
+      const downBack = down.firstArrivalAfter(tReset);
+      expect(upBack).toBeDefined();
+      expect(downBack).toBeDefined();
+      const traffic = Math.max(upBack!, downBack!) - tReset;
+      expect(traffic).toBeLessThan(2_000);
+      report("8 reset", { seed, traffic_after_reset_ms: traffic, path: conn.path?.kind });
     });
   }
 });
