@@ -36,6 +36,8 @@
  * controlling side (client) sends a WireGuard initiation; handshake + nomination = established,
  * and the buffer is flushed. 20 s without traffic = idle (idle ICE preset). Failure: no remote
  * candidate in 10 s, ICE disconnected for 2 s, or the WireGuard handshake expired (20 s).
+ * Remote candidates are accepted at any time; relay/srflx/prflx ones get a TURN channel on the
+ * connection's relay; remote srflx IPv4 × host port yields up to 2 optimistic srflx candidates.
  */
 import { IceAgent, type IceEvent } from "../ice/agent.ts";
 import { formatCandidate, parseCandidate, type Candidate, type CandidateKind } from "../ice/candidate.ts";
@@ -56,6 +58,7 @@ import {
   STUN_PORT,
   UPSERT_ROLLOVER_INTERVAL,
 } from "./constants.ts";
+import { optimisticCandidates } from "./optimistic-candidates.ts";
 import { sampleRelay } from "./relay-sampling.ts";
 import type {
   ConnectionInfo,
@@ -215,6 +218,10 @@ export class Node<TId, RId> {
     conn.resume(now);
     conn.agent.addRemoteCandidate(c, now);
     this.bindChannelFor(conn, c, now);
+    for (const o of optimisticCandidates(conn.agent.remoteCandidates())) {
+      log.debug("optimistic remote candidate", { connection: String(id), addr: `${o.ip}:${o.port}` });
+      conn.agent.addRemoteCandidate(o, now);
+    }
     this.processConnection(conn, now);
     return true;
   }

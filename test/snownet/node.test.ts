@@ -84,6 +84,35 @@ describe("connections", () => {
   });
 });
 
+describe("candidates", () => {
+  test("always use all candidates: a relay candidate after nomination is accepted and gets a channel", () => {
+    const { wire, a } = connect();
+    const late = "candidate:99 1 udp 16776959 192.0.2.1 61000 typ relay raddr 10.0.0.2 rport 52625";
+    expect(a.node.addRemoteCandidate("gw", late, wire.now)).toBe(true);
+    const relay = a.node.connection("gw")!.relay as string;
+    wire.runFor(100);
+    expect(a.node.allocation(relay)!.isChannelBound({ ip: "192.0.2.1", port: 61000 }, wire.now)).toBe(true);
+    expect(a.node.connection("gw")!.remoteCandidates).toBe(3);
+    expect(a.node.removeRemoteCandidate("gw", late, wire.now)).toBe(true);
+    expect(a.node.connection("gw")!.remoteCandidates).toBe(2);
+    expect(a.node.addRemoteCandidate("gw", "candidate:garbage", wire.now)).toBe(false);
+    expect(a.node.addRemoteCandidate("nobody", late, wire.now)).toBe(false);
+    expect(a.node.stats().drops["candidate-malformed"]).toBe(1);
+    expect(a.node.stats().drops["candidate-unknown-connection"]).toBe(1);
+    expect(a.node.connection("gw")!.established).toBe(true);
+  });
+
+  test("candidates name the relay that was sampled and every relay's host view", () => {
+    const { a } = connect({ relays: ["r1", "r2", "r3"] });
+    const locals = a.node.connection("gw")!.localCandidates;
+    expect(locals.filter((l) => l.includes("typ relay")).length).toBe(1);
+    expect(locals.filter((l) => l.includes("typ host")).length).toBe(1);
+    const relay = a.node.connection("gw")!.relay as string;
+    const relayed = a.node.allocation(relay)!.relayedAddress(4)!;
+    expect(locals.some((l) => l.includes(`${relayed.ip} ${relayed.port} typ relay`))).toBe(true);
+  });
+});
+
 describe("upsert", () => {
   test("same parameters: reused, candidates re-signalled, exactly one new handshake, old-session packets still delivered", () => {
     const { wire, a, b, upsert } = connect();
