@@ -112,6 +112,50 @@ describe("PortalChannel against the real portal", () => {
     expect(error?.kind).toBe("invalid_token");
   });
 
+  test("429 with Retry-After: the driver learns the header and waits that long, then connects", async () => {
+    let requests = 0;
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req, srv) {
+        // The refused upgrade and the driver's plain re-request both see the 429.
+        if (++requests <= 2) return new Response("", { status: 429, headers: { "retry-after": "1" } });
+        return srv.upgrade(req) ? undefined : new Response("no", { status: 400 });
+      },
+      websocket: {
+        message(ws, m) {
+          const f = JSON.parse(String(m));
+          if (f.event === "phx_join") ws.send(JSON.stringify({ topic: f.topic, event: "phx_reply", payload: { status: "ok", response: {} }, ref: f.ref }));
+        },
+      },
+    });
+    cleanups.push(() => server.stop(true));
+    const events: ChannelEvent[] = [];
+    const ch = new PortalChannel({ url: `ws://127.0.0.1:${server.port}/client/v2/websocket`, token: "t", topic: "client", onEvent: (e) => void events.push(e) });
+    cleanups.push(() => ch.stop());
+    ch.start();
+    await ch.next("joined");
+    expect(events[0]).toMatchObject({ type: "hiccup", reason: "HTTP 429", retryInMs: 1000 });
+  });
+
+  test("401 without a problem code is an authentication failure, not a bad token", async () => {
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(JSON.stringify({ title: "Unauthorized", status: 401, detail: "Invalid token" }), {
+          status: 401,
+          headers: { "content-type": "application/problem+json; charset=utf-8" },
+        }),
+    });
+    cleanups.push(() => server.stop(true));
+    const ch = new PortalChannel({ url: `ws://127.0.0.1:${server.port}/gateway/v2/websocket`, token: "t", topic: "gateway" });
+    ch.start();
+    const error = await ch.done();
+    expect(error?.kind).toBe("authentication_failed");
+    expect(error?.message).toBe("failed to authenticate with the portal: Invalid token");
+  });
+
   test("revoking the token mid-session ends the channel with token_expired", async () => {
     const t = await startTestPortal();
     cleanups.push(() => t.stop());

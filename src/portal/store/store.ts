@@ -28,6 +28,12 @@ export type * from "./model.ts";
  * Upserts take an optional id: a config file or the admin API may pin ids, otherwise the store
  * makes a UUID. Names are unique per account for sites, resources, groups and tokens, which is
  * what makes declarative configuration idempotent.
+ *
+ * The interface is synchronous on purpose: the portal's message handlers read and then write
+ * without an await between, so two frames never interleave inside one decision. A PostgreSQL
+ * store (Bun.sql is asynchronous) fits behind it as a write-through cache: load the model at
+ * start, answer reads from memory, and apply writes in order to the database in the background
+ * (the model is small; clients, gateways and authorizations are the large tables).
  */
 export interface Store {
   close(): void;
