@@ -44,6 +44,8 @@ export class Wire {
   readonly relays: Relay[] = [];
   private queue: InFlight[] = [];
   blocked: (from: SocketAddress, to: SocketAddress) => boolean = () => false;
+  /** Drops datagrams by content (e.g. only WireGuard). */
+  dropPayload: (payload: Uint8Array) => boolean = () => false;
   /** Datagrams delivered, by a label of what they were. */
   delivered = 0;
   droppedByWire = 0;
@@ -177,7 +179,7 @@ export class Wire {
   }
 
   private send(from: SocketAddress, to: SocketAddress, payload: Uint8Array): void {
-    if (this.blocked(from, to)) {
+    if (this.blocked(from, to) || this.dropPayload(payload)) {
       this.droppedByWire++;
       return;
     }

@@ -314,6 +314,24 @@ describe("failure and idling", () => {
     expect(a.node.connection("gw")).toBeUndefined();
     // The gateway (controlled, server ICE preset: 615 s) does not notice within this minute.
   });
+
+
+  test("WireGuard that stops answering while ICE still works: the handshake expires and the connection fails", () => {
+    const { wire, a } = connect();
+    const isWireGuard = (p: Uint8Array) => p.length >= 4 && p[0]! >= 1 && p[0]! <= 4 && p[1] === 0 && p[2] === 0 && p[3] === 0;
+    wire.dropPayload = isWireGuard;
+    const start = wire.now;
+    for (let i = 0; i < 60 && a.node.connection("gw"); i++) {
+      const r = a.node.encapsulate("gw", ipv4(`unanswered ${i}`), wire.now);
+      if (r.status === "transmit") wire.sendEncapsulated(a, r);
+      wire.runFor(1_000);
+    }
+    const failed = wire.events(a, "connection-failed");
+    expect(failed).toEqual([{ type: "connection-failed", connection: "gw", reason: "wireguard-expired" }]);
+    // 15 s without an answer to data, then 20 s of handshake attempts (Firezone's ICE-mode rekey-attempt time).
+    expect(wire.now - start).toBeGreaterThanOrEqual(35_000);
+    expect(wire.now - start).toBeLessThanOrEqual(37_000);
+  });
 });
 
 describe("reset and relays", () => {
