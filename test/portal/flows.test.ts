@@ -328,6 +328,21 @@ describe("policy changes reach the sockets", () => {
     expect((await c.socket.next("authorization_creation_failed")).payload.reason).toBe("forbidden");
   });
 
+  test("deleting the policy ends the access it gave", async () => {
+    const t = await setup();
+    const c = await t.client();
+    const g = await t.gateway();
+    const labnet = t.store.findResource("labnet")!.id;
+    const lan = t.store.findResource("lan")!.id;
+    await authorize(c.socket, g.socket, lan);
+    const policy = t.store.listPolicies().find((p) => p.resourceId === lan)!;
+    expect((await t.admin("DELETE", `policies/${policy.id}`)).status).toBe(200);
+    expect((await c.socket.next("resource_deleted")).payload).toBe(lan);
+    expect((await g.socket.next("reject_access")).payload.resource_id).toBe(lan);
+    // Other resources stay.
+    expect(c.socket.frames.filter((f) => f.event === "resource_deleted").map((f) => f.payload)).not.toContain(labnet);
+  });
+
   test("resource updates and deletions: resource_created_or_updated, resource_updated, resource_deleted", async () => {
     const t = await setup();
     const c = await t.client();
