@@ -50,15 +50,24 @@ export class Dataplane {
     return dp;
   }
 
-  /** Asks the loop to stop (it notices within its idle timeout) and waits for the Worker to end. */
-  stop(): Promise<void> {
+  /**
+   * Asks the loop to stop (it notices within its idle timeout) and waits for the Worker to end;
+   * a Worker that does not answer within `graceMs` (dead or wedged) is terminated.
+   */
+  stop(graceMs = 2000): Promise<void> {
     if (this.stoppedPromise) return this.stoppedPromise;
     this.stoppedPromise = new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.worker.terminate();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        log.warn("data plane Worker did not stop in time; terminating it", { graceMs });
+        end();
+      }, graceMs);
       this.worker.onmessage = (m: MessageEvent<DataplaneEvent>) => {
-        if (m.data.type === "stopped" || m.data.type === "error") {
-          this.worker.terminate();
-          resolve();
-        }
+        if (m.data.type === "stopped" || m.data.type === "error") end();
       };
       Atomics.store(this.stopFlag, 0, 1);
     });
