@@ -7,11 +7,13 @@ import { ProbeFlow, ReliableStream } from "./traffic.ts";
 import { buildWorld, report, suiteSeeds, untilEstablished, type Placement } from "./world.ts";
 
 const SEEDS = suiteSeeds([1, 2, 3]);
+/** Every attachment jitters by up to this many ms, so datagrams reorder and seeds differ. */
+const JITTER = 4;
 
 describe("1. both peers public", () => {
   for (const seed of SEEDS) {
     test(`direct path (seed ${seed})`, () => {
-      const w = buildWorld({ seed });
+      const w = buildWorld({ seed, jitter: JITTER });
       w.sim.runFor(1_000); // relays answer, candidates exist
       const t0 = w.sim.now;
       w.portal.connect(w.client, w.gateway);
@@ -43,7 +45,7 @@ describe("2. NATs", () => {
   for (const [c, g, expected] of cases) {
     for (const seed of SEEDS) {
       test(`client ${c}, gateway ${g} → ${expected} (seed ${seed})`, () => {
-        const w = buildWorld({ seed, client: c, gateway: g });
+        const w = buildWorld({ seed, jitter: JITTER, client: c, gateway: g });
         w.sim.runFor(1_000);
         const t0 = w.sim.now;
         w.portal.connect(w.client, w.gateway);
@@ -68,7 +70,7 @@ describe("2. NATs", () => {
 describe("3. the relay in use disappears", () => {
   for (const seed of SEEDS) {
     test(`migrates to the other relay, traffic back within 2 s (seed ${seed})`, () => {
-      const w = buildWorld({ seed, client: "symmetric", gateway: "symmetric" });
+      const w = buildWorld({ seed, jitter: JITTER, client: "symmetric", gateway: "symmetric" });
       w.sim.runFor(1_000);
       w.portal.connect(w.client, w.gateway);
       expect(untilEstablished(w)).toBeDefined();
@@ -109,7 +111,7 @@ describe("3. the relay in use disappears", () => {
 describe("4. Firezone's race: peers 5 ms apart, candidates 40 ms late", () => {
   for (const seed of SEEDS) {
     test(`a stable nominated pair, no ICE timeout over 5 minutes (seed ${seed})`, () => {
-      const w = buildWorld({ seed, client: "port-restricted", gateway: "public", candidateDelay: 40 });
+      const w = buildWorld({ seed, jitter: JITTER, client: "port-restricted", gateway: "public", candidateDelay: 40 });
       w.sim.runFor(1_000);
       const t0 = w.sim.now;
       w.portal.connect(w.client, w.gateway, { gatewayLag: 5 });
@@ -149,7 +151,7 @@ describe("4. Firezone's race: peers 5 ms apart, candidates 40 ms late", () => {
 describe("5. upsert of an established connection", () => {
   for (const seed of SEEDS) {
     test(`one new handshake, old-session packets delivered; upserts every second → ≤ 3 handshakes a minute (seed ${seed})`, () => {
-      const w = buildWorld({ seed, client: "port-restricted", gateway: "public" });
+      const w = buildWorld({ seed, jitter: JITTER, client: "port-restricted", gateway: "public" });
       w.sim.runFor(1_000);
       const params = w.portal.connect(w.client, w.gateway);
       expect(untilEstablished(w)).toBeDefined();
@@ -198,7 +200,7 @@ describe("5. upsert of an established connection", () => {
 describe("6. one side restarts and says goodbye first", () => {
   for (const seed of SEEDS) {
     test(`ConnectionClosed at once, fresh connection carries traffic within 1 s (seed ${seed})`, () => {
-      const w = buildWorld({ seed, client: "port-restricted", gateway: "public" });
+      const w = buildWorld({ seed, jitter: JITTER, client: "port-restricted", gateway: "public" });
       w.sim.runFor(1_000);
       w.portal.connect(w.client, w.gateway);
       expect(untilEstablished(w)).toBeDefined();
@@ -238,20 +240,22 @@ describe("6. one side restarts and says goodbye first", () => {
 });
 
 describe("7. 20% random loss both ways", () => {
-  for (const seed of SEEDS.slice(0, 1)) {
+  for (const seed of SEEDS.slice(0, 2)) {
     test(`establishes, and 10 MB cross on a selective-repeat stream (seed ${seed})`, () => {
-      const w = buildWorld({ seed, clientLink: { loss: 0.2 } });
+      const w = buildWorld({ seed, jitter: JITTER, clientLink: { loss: 0.2 } });
       w.sim.runFor(1_000);
       const t0 = w.sim.now;
       w.portal.connect(w.client, w.gateway);
-      const at = untilEstablished(w, 120_000);
-      expect(at).toBeDefined();
+      // The client opens the stream as soon as it is connected (its data confirms the keys to the gateway).
+      expect(w.sim.runUntilTrue(() => w.client.eventsOf("connection-established").length > 0, 120_000)).toBe(true);
+      const at = w.client.eventsOf("connection-established")[0]!.at;
       const stream = w.sim.add(new ReliableStream(w.sim, w.client, w.gateway, 10 * 1024 * 1024));
       stream.start(w.sim.now);
       const tStart = w.sim.now;
       expect(w.sim.runUntilTrue(() => stream.done, 600_000)).toBe(true);
       expect(stream.corrupt).toBe(0);
       expect(stream.receivedBytes).toBe(10 * 1024 * 1024);
+      expect(w.gateway.node.connection("client")!.established).toBe(true);
       const seconds = (stream.doneAt! - tStart) / 1000;
       report("7 loss 20%", {
         seed,
@@ -269,7 +273,7 @@ describe("7. 20% random loss both ways", () => {
 describe("8. network change on the client (reset)", () => {
   for (const seed of SEEDS) {
     test(`new candidates, new handshake, traffic within 2 s (seed ${seed})`, () => {
-      const w = buildWorld({ seed, client: "port-restricted", gateway: "public" });
+      const w = buildWorld({ seed, jitter: JITTER, client: "port-restricted", gateway: "public" });
       const cafe = w.sim.net.addNat("cafe-nat", "port-restricted", "203.0.113.99", { link: { latency: 20 } });
       w.sim.runFor(1_000);
       w.portal.connect(w.client, w.gateway);
@@ -301,4 +305,31 @@ describe("8. network change on the client (reset)", () => {
       report("8 reset", { seed, traffic_after_reset_ms: traffic, path: conn.path?.kind });
     });
   }
+});
+
+describe("known gap: the responder's key confirmation is lost (see NEEDS.md)", () => {
+  // The client's one keepalive after the handshake response is lost and the client has nothing to
+  // send; the gateway has. WireGuard would let the responder initiate; the Node keeps the gateway's
+  // packets buffered as "connecting" with no deadline. Marked failing until the Node handles it.
+  test.failing("the gateway can send first", () => {
+    const w = buildWorld({ seed: 1, jitter: JITTER });
+    let dropped = 0;
+    w.sim.net.addRule("lose-key-confirmation", (d, from) => {
+      const isKeepalive = d.payload.length === 32 && d.payload[0] === 4 && d.payload[1] === 0 && d.payload[2] === 0 && d.payload[3] === 0;
+      if (dropped === 0 && isKeepalive && from instanceof Object && d.src.ip === w.client.host.ip) {
+        dropped++;
+        return true;
+      }
+      return false;
+    });
+    w.sim.runFor(1_000);
+    w.portal.connect(w.client, w.gateway);
+    expect(w.sim.runUntilTrue(() => w.client.eventsOf("connection-established").length > 0, 10_000)).toBe(true);
+    expect(dropped).toBe(1);
+    const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 50).start();
+    w.sim.runFor(10_000);
+    down.stop();
+    expect(down.received.size).toBeGreaterThan(0);
+    expect(w.gateway.node.connection("client")!.established).toBe(true);
+  });
 });

@@ -20,6 +20,8 @@ export interface WorldOptions {
   clientLink?: Partial<LinkConfig>;
   gatewayLink?: Partial<LinkConfig>;
   relayLatency?: number;
+  /** Jitter (ms) on the client's, gateway's and relays' attachments; reorders datagrams. */
+  jitter?: number;
 }
 
 export interface World {
@@ -37,14 +39,14 @@ export function buildWorld(o: WorldOptions): World {
   const portal = new Portal(sim, { candidateDelay: o.candidateDelay ?? 0 });
   const relays: RelayHost[] = [];
   for (let i = 0; i < (o.relays ?? 2); i++) {
-    const h = sim.net.addHost(`relay${i + 1}`, `192.0.2.${i + 1}`, { link: { latency: o.relayLatency ?? 10 } });
+    const h = sim.net.addHost(`relay${i + 1}`, `192.0.2.${i + 1}`, { link: { latency: o.relayLatency ?? 10, jitter: o.jitter ?? 0 } });
     const r = sim.add(new RelayHost(sim, h, `r${i + 1}`));
     relays.push(r);
     portal.addRelay(r);
   }
   const place = (name: string, placement: Placement, publicIp: string, privateIp: string, link: Partial<LinkConfig> | undefined) => {
-    if (placement === "public") return { host: sim.net.addHost(name, publicIp, { link: { latency: 15, ...link } }), nat: undefined };
-    const nat = sim.net.addNat(`${name}-nat`, placement, publicIp, { link: { latency: 15, ...link } });
+    if (placement === "public") return { host: sim.net.addHost(name, publicIp, { link: { latency: 15, jitter: o.jitter ?? 0, ...link } }), nat: undefined };
+    const nat = sim.net.addNat(`${name}-nat`, placement, publicIp, { link: { latency: 15, jitter: o.jitter ?? 0, ...link } });
     return { host: sim.net.addHost(name, privateIp, { realm: nat.inside, link: { latency: 1 } }), nat };
   };
   const c = place("client", o.client ?? "public", "203.0.113.10", "10.0.0.2", o.clientLink);
