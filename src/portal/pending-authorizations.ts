@@ -11,6 +11,7 @@ export interface PendingAuthorization {
   gatewayId: string;
   resourceId: string;
   policyId: string;
+  tokenId: string;
   expiresAt: number;
   /** What the client gets on success, prepared when the request went out. */
   reply: unknown;

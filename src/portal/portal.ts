@@ -269,12 +269,22 @@ export class Portal {
     };
     let described: Map<string, ClientResourceDescription> | undefined;
     const siteOfGateway = new Map<string, string | undefined>();
+    const tokenValid = new Map<string, boolean>();
+    const validToken = (id: string | null) => {
+      if (id === null) return true;
+      let v = tokenValid.get(id);
+      if (v === undefined) {
+        const token = this.store.getToken(id);
+        tokenValid.set(id, (v = token !== undefined && tokenState(token, now).ok));
+      }
+      return v;
+    };
     for (const auth of this.store.listAuthorizations(now)) {
       const client = this.store.getClient(auth.clientId);
       const resource = this.store.getResource(auth.resourceId);
       if (!siteOfGateway.has(auth.gatewayId)) siteOfGateway.set(auth.gatewayId, this.store.getGateway(auth.gatewayId)?.siteId);
       const site = siteOfGateway.get(auth.gatewayId);
-      if (!client || !resource || !site || !resource.siteIds.includes(site) || !allowed(client.actorId).has(auth.resourceId)) {
+      if (!client || !resource || !site || !resource.siteIds.includes(site) || !allowed(client.actorId).has(auth.resourceId) || !validToken(auth.tokenId)) {
         this.store.deleteAuthorization(auth.id);
       }
     }
@@ -544,7 +554,7 @@ export class Portal {
       use_iceless: useIceless,
       flow_logs_ingest_token: token("responder"),
     };
-    this.pending.begin({ ref, authorizationId, clientId: session.client.id, gatewayId, resourceId, policyId, expiresAt, reply }, now);
+    this.pending.begin({ ref, authorizationId, clientId: session.client.id, gatewayId, resourceId, policyId, tokenId: session.token.id, expiresAt, reply }, now);
     gateway.peers.add(session.client.id);
     gateway.sentResources.set(resource.id, JSON.stringify(request.resource));
     this.push(gateway, "create_authorization", request);
@@ -645,6 +655,7 @@ export class Portal {
       resourceId: p.resourceId,
       gatewayId: p.gatewayId,
       policyId: p.policyId,
+      tokenId: p.tokenId,
       createdAt: now,
       expiresAt: p.expiresAt,
     });

@@ -418,6 +418,19 @@ describe("policy changes reach the sockets", () => {
     expect(res.status).toBe(401);
   });
 
+  test("revoking a client's token ends the access granted under it, even with the client offline", async () => {
+    const t = await setup();
+    const c = await t.client();
+    const g = await t.gateway();
+    const lan = t.store.findResource("lan")!.id;
+    await authorize(c.socket, g.socket, lan);
+    c.socket.close();
+    await c.socket.waitClosed();
+    expect((await t.admin("DELETE", "tokens/alice-laptop")).status).toBe(200);
+    expect((await g.socket.next("reject_access")).payload.resource_id).toBe(lan);
+    expect(t.store.listAuthorizations(Date.now())).toHaveLength(0);
+  });
+
   test("a token revoked between the upgrade and the join cannot join", async () => {
     const t = await setup();
     const s = await t.open(t.clientUrl(), t.tokens.alice);

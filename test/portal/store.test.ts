@@ -1,8 +1,10 @@
+import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyConfig, ConfigError, parseConfigText, validateConfig } from "../../src/portal/config.ts";
+import { MIGRATIONS } from "../../src/portal/store/migrations.ts";
 import { SqliteStore, StoreError } from "../../src/portal/store/sqlite-store.ts";
 import { ipv4ForOffset, ipv6ForOffset } from "../../src/portal/store/tunnel-addresses.ts";
 import { checkToken, issueToken } from "../../src/portal/tokens.ts";
@@ -34,7 +36,7 @@ describe("SqliteStore", () => {
     const a = new SqliteStore(path);
     expect((a.db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
     expect((a.db.query("PRAGMA foreign_keys").get() as { foreign_keys: number }).foreign_keys).toBe(1);
-    expect((a.db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(1);
+    expect((a.db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(2);
     const actor = a.upsertActor({ name: "alice", type: "user", email: "alice@x" });
     const client = a.upsertClient({ actorId: actor.id, externalId: "dev1", name: "laptop", publicKey: "pk" }, 1);
     a.close();
@@ -46,6 +48,22 @@ describe("SqliteStore", () => {
     expect(again.ipv6).toBe(client.ipv6);
     expect(again.publicKey).toBe("pk2");
     b.close();
+  });
+
+  test("a database at schema version 1 is migrated to 2 in place", () => {
+    const path = tempDb();
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0]!);
+    old.exec("PRAGMA user_version = 1");
+    old.close();
+    const s = new SqliteStore(path);
+    expect((s.db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(2);
+    expect((s.db.query("PRAGMA table_info(authorizations)").all() as { name: string }[]).map((c) => c.name)).toContain("token_id");
+    s.close();
+    const tooNew = new Database(path);
+    tooNew.exec("PRAGMA user_version = 99");
+    tooNew.close();
+    expect(() => new SqliteStore(path)).toThrow(/newer than this build/);
   });
 
   test("devices get distinct, stable tunnel addresses", () => {
@@ -100,8 +118,8 @@ describe("SqliteStore", () => {
     const r = s.upsertResource({ name: "r", type: "internet", address: "", siteIds: [site.id] });
     const c = s.upsertClient({ actorId: actor.id, externalId: "1", name: "c", publicKey: "k" }, 0);
     const g = s.upsertGateway({ siteId: site.id, externalId: "g", name: "g", publicKey: "k" }, 0);
-    s.createAuthorization({ clientId: c.id, resourceId: r.id, gatewayId: g.id, policyId: "p", createdAt: 0, expiresAt: 100 });
-    s.createAuthorization({ clientId: c.id, resourceId: r.id, gatewayId: g.id, policyId: "p", createdAt: 0, expiresAt: 200 });
+    s.createAuthorization({ clientId: c.id, resourceId: r.id, gatewayId: g.id, policyId: "p", tokenId: null, createdAt: 0, expiresAt: 100 });
+    s.createAuthorization({ clientId: c.id, resourceId: r.id, gatewayId: g.id, policyId: "p", tokenId: null, createdAt: 0, expiresAt: 200 });
     expect(s.authorizationsForGateway(g.id, 50)).toHaveLength(2);
     expect(s.takeExpiredAuthorizations(150)).toHaveLength(1);
     expect(s.takeExpiredAuthorizations(150)).toHaveLength(0);

@@ -123,4 +123,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX authorizations_client ON authorizations(client_id, expires_at);
   CREATE INDEX authorizations_expiry ON authorizations(expires_at);
   `,
+  // 2: which client token an authorization was granted under, so revoking the token ends it.
+  `
+  ALTER TABLE authorizations ADD COLUMN token_id TEXT;
+  CREATE INDEX authorizations_token ON authorizations(token_id);
+  `,
 ];

@@ -118,6 +118,8 @@ export interface Authorization {
   resourceId: string;
   gatewayId: string;
   policyId: string;
+  /** The client token it was granted under; revoking that token ends it. */
+  tokenId: string | null;
   createdAt: number;
   expiresAt: number;
 }

@@ -353,9 +353,9 @@ export class SqliteStore implements Store {
   createAuthorization(input: Omit<Authorization, "id" | "accountId"> & { id?: string }): Authorization {
     const id = input.id ?? crypto.randomUUID();
     this.run(
-      `INSERT INTO authorizations (id, account_id, client_id, resource_id, gateway_id, policy_id, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      id, this.account.id, input.clientId, input.resourceId, input.gatewayId, input.policyId, input.createdAt, input.expiresAt,
+      `INSERT INTO authorizations (id, account_id, client_id, resource_id, gateway_id, policy_id, token_id, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id, this.account.id, input.clientId, input.resourceId, input.gatewayId, input.policyId, input.tokenId, input.createdAt, input.expiresAt,
     );
     return mapAuthorization(this.get("SELECT * FROM authorizations WHERE id = ?", id)!);
   }
@@ -542,6 +542,7 @@ function mapAuthorization(r: Row): Authorization {
     resourceId: r.resource_id as string,
     gatewayId: r.gateway_id as string,
     policyId: r.policy_id as string,
+    tokenId: (r.token_id as string | null) ?? null,
     createdAt: r.created_at as number,
     expiresAt: r.expires_at as number,
   };
