@@ -79,6 +79,26 @@ describe.each([
   });
 });
 
+test("GSO refused by the kernel (SO_NO_CHECK makes it EINVAL): falls back and still delivers", () => {
+  const tx = sock("127.0.0.1");
+  const rx = sock("127.0.0.1");
+  const one = pinned(4);
+  new DataView(one.buffer).setInt32(0, 1, true);
+  expect(libc.setsockopt((tx as unknown as { fd: number }).fd, 1, 11 /* SO_NO_CHECK */, one, 4)).toBe(0);
+  const out = new PacketBatch(64);
+  for (let i = 0; i < 10; i++) {
+    out.push(payload(i, 1000), ACTION_TO_NET);
+    tx.encodeAddress({ ip: "127.0.0.1", port: rx.localPort }, out.addr, i * 28);
+  }
+  expect(tx.gsoEnabled).toBe(true);
+  expect(tx.sendBatch(out)).toBe(10);
+  expect(tx.gsoEnabled).toBe(false);
+  expect(tx.txGsoSegments).toBe(0);
+  const got = receiveAll(rx, 10);
+  expect(got.count).toBe(10);
+  for (let i = 0; i < 10; i++) expect(got.packet(i)).toEqual(payload(i, 1000));
+});
+
 test("SO_MARK is applied (root) and errors are named", () => {
   const s = sock("127.0.0.1");
   s.setMark(0xfd002021);
