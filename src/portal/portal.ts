@@ -207,6 +207,8 @@ export class Portal {
 
   handleFrame(session: Session, text: string, now: number): void {
     this.counters.framesIn++;
+    // A replaced or disconnected socket may still deliver what was in flight; it no longer speaks.
+    if (session.closed) return this.drop("closed_session");
     const decoded = decodeMessage(text);
     if (!decoded.ok) return this.badFrame(session, PHOENIX_TOPIC, null, decoded.error);
     const msg = decoded.message;
