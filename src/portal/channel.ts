@@ -40,8 +40,13 @@ export interface PortalChannelOptions {
  * It joins, heartbeats, reconnects with back-off (honouring Retry-After), and stops for good on a
  * refused token (HTTP 401) or `disconnect{token_expired}`, reporting a `ChannelError`.
  *
- *   const ch = new PortalChannel({ url, token, topic: "client", onEvent });
- *   ch.start(); ch.send("request_authorization", {...}); await ch.stop();
+ *   const ch = new PortalChannel({ url: loginUrl(api, "client", {...}), token, topic: "client", onEvent });
+ *   ch.start(); ch.send("request_authorization", {...}); ch.stop();
+ *
+ * On every `joined` event the caller sends what a fresh portal session needs (connlib sends
+ * `set_snownet_capabilities` after each connect) and re-asks for anything still pending: messages
+ * are never replayed from before a reconnect. Incoming payloads are read with
+ * `parseClientMessage` / `parseGatewayMessage` (messages/*-ingress.ts).
  */
 export class PortalChannel {
   private readonly session: ChannelSession;
