@@ -7,7 +7,7 @@ import { issueCredentials } from "../../src/relay/credentials.ts";
 import { SeededRandom } from "../../src/relay/random-source.ts";
 import { RelayServer } from "../../src/relay/server.ts";
 import { Node, type NodeEvent, type RelayConfig } from "../../src/snownet/index.ts";
-import { addressKey, sameAddress, seededRandom, type SocketAddress } from "../../src/stun/index.ts";
+import { addressKey, ipFamily, sameAddress, seededRandom, type SocketAddress } from "../../src/stun/index.ts";
 
 export const SECRET = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
 export const UNIX0 = 1_700_000_000_000;
@@ -28,6 +28,7 @@ export interface Relay {
   id: string;
   server: RelayServer;
   listen: SocketAddress;
+  listen6?: SocketAddress;
 }
 
 interface InFlight {
@@ -61,17 +62,17 @@ export class Wire {
     return p;
   }
 
-  addRelay(id: string, ip: string): Relay {
-    const server = new RelayServer({ secret: SECRET, publicIpv4: ip, random: new SeededRandom(this.seed++) });
+  addRelay(id: string, ip: string, ip6?: string): Relay {
+    const server = new RelayServer({ secret: SECRET, publicIpv4: ip, publicIpv6: ip6, random: new SeededRandom(this.seed++) });
     server.setUnixTime(UNIX0, this.now);
-    const r: Relay = { id, server, listen: addr(ip, 3478) };
+    const r: Relay = { id, server, listen: addr(ip, 3478), listen6: ip6 ? addr(ip6, 3478) : undefined };
     this.relays.push(r);
     return r;
   }
 
   relayConfig(r: Relay, salt = "salt" + r.id): RelayConfig<string> {
     const cred = issueCredentials(SECRET, UNIX0 / 1000 + 86_400, salt);
-    return { id: r.id, v4: r.listen, username: cred.username, password: cred.password };
+    return { id: r.id, v4: r.listen, ...(r.listen6 ? { v6: r.listen6 } : {}), username: cred.username, password: cred.password };
   }
 
   /** Says that `a`'s connection `aConn` and `b`'s connection `bConn` are each other (the portal). */
@@ -145,7 +146,7 @@ export class Wire {
       if (t && t.at <= this.now) r.server.handleTimeout(this.now);
       for (let x = r.server.pollTransmit(); x; x = r.server.pollTransmit()) {
         moved = true;
-        this.send(r.listen, x.to, x.bytes.slice());
+        this.send(listenFor(r, x.to), x.to, x.bytes.slice());
       }
       for (let e = r.server.pollEvent(); e; e = r.server.pollEvent());
     }
@@ -179,7 +180,8 @@ export class Wire {
   }
 
   private send(from: SocketAddress, to: SocketAddress, payload: Uint8Array): void {
-    if (this.blocked(from, to) || this.dropPayload(payload)) {
+    // No datagram crosses address families; a v6-only host cannot reach a v4 address.
+    if (this.blocked(from, to) || this.dropPayload(payload) || ipFamily(from.ip) !== ipFamily(to.ip)) {
       this.droppedByWire++;
       return;
     }
@@ -188,19 +190,20 @@ export class Wire {
 
   private deliver(m: InFlight): void {
     this.delivered++;
-    const relayByListen = this.relays.find((r) => sameAddress(r.listen, m.to));
+    const relayByListen = this.relays.find((r) => sameAddress(r.listen, m.to) || (r.listen6 !== undefined && sameAddress(r.listen6, m.to)));
     if (relayByListen) {
       const r = relayByListen;
       const ch = r.server.handleClientPacket(m.from.ip, m.from.port, m.payload, this.now);
       if (ch) {
         const owner = r.server.channelOwner;
         const data = m.payload.slice(r.server.routedOffset, r.server.routedOffset + r.server.routedLength);
-        this.send(addr(r.listen.ip, owner.port), addr(ch.peerIp, ch.peerPort), data);
+        const peer = addr(ch.peerIp, ch.peerPort);
+        this.send(addr(listenFor(r, peer).ip, owner.port), peer, data);
       }
-      for (let x = r.server.pollTransmit(); x; x = r.server.pollTransmit()) this.send(r.listen, x.to, x.bytes.slice());
+      for (let x = r.server.pollTransmit(); x; x = r.server.pollTransmit()) this.send(listenFor(r, x.to), x.to, x.bytes.slice());
       return;
     }
-    const relayByPort = this.relays.find((r) => r.listen.ip === m.to.ip);
+    const relayByPort = this.relays.find((r) => r.listen.ip === m.to.ip || r.listen6?.ip === m.to.ip);
     if (relayByPort) {
       const r = relayByPort;
       const ch = r.server.handlePeerPacket(m.to.port, m.from.ip, m.from.port, m.payload.length);
@@ -212,7 +215,8 @@ export class Wire {
       frame[2] = m.payload.length >> 8;
       frame[3] = m.payload.length & 0xff;
       frame.set(m.payload, 4);
-      this.send(r.listen, addr(owner.clientIp, owner.clientPort), frame);
+      const client = addr(owner.clientIp, owner.clientPort);
+      this.send(listenFor(r, client), client, frame);
       return;
     }
     const p = this.peers.find((x) => sameAddress(x.addr, m.to));
@@ -221,6 +225,11 @@ export class Wire {
     if (out) p.inbox.push({ connection: out.connection, packet: out.buf.slice(out.offset, out.offset + out.length) });
     this.drain(p);
   }
+}
+
+/** The relay's listening socket of `peer`'s family. */
+function listenFor(r: Relay, peer: SocketAddress): SocketAddress {
+  return ipFamily(peer.ip) === 6 && r.listen6 ? r.listen6 : r.listen;
 }
 
 export function key(a: SocketAddress): string {
@@ -252,15 +261,15 @@ const PSK = new Uint8Array(32).fill(7);
  * The usual setup: client A and gateway B, each with relays `relayIds` known, connected to each
  * other through signalling. Returns the wire and both peers, allocations done, connections upserted.
  */
-export function pair(opts: { relays?: string[]; blockDirect?: boolean; upsert?: boolean } = {}) {
+export function pair(opts: { relays?: string[]; blockDirect?: boolean; upsert?: boolean; ipv6?: boolean } = {}) {
   const wire = new Wire();
-  const a = wire.addPeer("A", "10.0.0.1", "client");
-  const b = wire.addPeer("B", "10.0.0.2", "gateway");
+  const a = wire.addPeer("A", opts.ipv6 ? "2001:db8:a::1" : "10.0.0.1", "client");
+  const b = wire.addPeer("B", opts.ipv6 ? "2001:db8:b::2" : "10.0.0.2", "gateway");
   const relayIps = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
-  const relays = (opts.relays ?? ["r1"]).map((id, i) => wire.addRelay(id, relayIps[i]!));
+  const relays = (opts.relays ?? ["r1"]).map((id, i) => wire.addRelay(id, relayIps[i]!, `2001:db8:ff::${i + 1}`));
   if (opts.blockDirect) {
     // A sits behind a firewall that only lets it talk to relays' listening ports (3478).
-    wire.blocked = (from, to) => (from.ip === "10.0.0.1" && to.port !== 3478) || (to.ip === "10.0.0.1" && from.port !== 3478);
+    wire.blocked = (from, to) => (from.ip === a.addr.ip && to.port !== 3478) || (to.ip === a.addr.ip && from.port !== 3478);
   }
   a.node.updateRelays([], relays.map((r) => wire.relayConfig(r, "A" + r.id)), wire.now);
   b.node.updateRelays([], relays.map((r) => wire.relayConfig(r, "B" + r.id)), wire.now);

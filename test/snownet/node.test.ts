@@ -88,13 +88,14 @@ describe("candidates", () => {
   test("always use all candidates: a relay candidate after nomination is accepted and gets a channel", () => {
     const { wire, a } = connect();
     const late = "candidate:99 1 udp 16776959 192.0.2.1 61000 typ relay raddr 10.0.0.2 rport 52625";
+    const before = a.node.connection("gw")!.remoteCandidates;
     expect(a.node.addRemoteCandidate("gw", late, wire.now)).toBe(true);
     const relay = a.node.connection("gw")!.relay as string;
     wire.runFor(100);
     expect(a.node.allocation(relay)!.isChannelBound({ ip: "192.0.2.1", port: 61000 }, wire.now)).toBe(true);
-    expect(a.node.connection("gw")!.remoteCandidates).toBe(3);
+    expect(a.node.connection("gw")!.remoteCandidates).toBe(before + 1);
     expect(a.node.removeRemoteCandidate("gw", late, wire.now)).toBe(true);
-    expect(a.node.connection("gw")!.remoteCandidates).toBe(2);
+    expect(a.node.connection("gw")!.remoteCandidates).toBe(before);
     expect(a.node.addRemoteCandidate("gw", "candidate:garbage", wire.now)).toBe(false);
     expect(a.node.addRemoteCandidate("nobody", late, wire.now)).toBe(false);
     expect(a.node.stats().drops["candidate-malformed"]).toBe(1);
@@ -105,11 +106,31 @@ describe("candidates", () => {
   test("candidates name the relay that was sampled and every relay's host view", () => {
     const { a } = connect({ relays: ["r1", "r2", "r3"] });
     const locals = a.node.connection("gw")!.localCandidates;
-    expect(locals.filter((l) => l.includes("typ relay")).length).toBe(1);
+    // One relay's relayed candidates (its IPv4 and IPv6 addresses, same port), one host view.
+    expect(locals.filter((l) => l.includes("typ relay")).length).toBe(2);
     expect(locals.filter((l) => l.includes("typ host")).length).toBe(1);
     const relay = a.node.connection("gw")!.relay as string;
-    const relayed = a.node.allocation(relay)!.relayedAddress(4)!;
-    expect(locals.some((l) => l.includes(`${relayed.ip} ${relayed.port} typ relay`))).toBe(true);
+    for (const family of [4, 6] as const) {
+      const relayed = a.node.allocation(relay)!.relayedAddress(family)!;
+      expect(locals.some((l) => l.includes(`${relayed.ip} ${relayed.port} typ relay`))).toBe(true);
+    }
+  });
+});
+
+describe("IPv6", () => {
+  test("v6-only peers with dual-stack relays: direct over IPv6", () => {
+    const { wire, a, b } = connect({ ipv6: true });
+    expect(a.node.connection("gw")!.path).toMatchObject({ kind: "peer-to-peer", local: a.addr, remote: b.addr });
+    expect(roundTrip(wire, a, "gw", b, "v6")).toEqual(["v6"]);
+  });
+
+  test("v6-only peers, direct link cut: relayed over the relay's IPv6 addresses", () => {
+    const { wire, a, b } = connect({ ipv6: true, blockDirect: true });
+    const path = a.node.connection("gw")!.path!;
+    expect(path.kind.startsWith("relay-to-")).toBe(true);
+    expect(path.local.ip).toBe("2001:db8:ff::1");
+    expect(roundTrip(wire, a, "gw", b, "v6 relayed")).toEqual(["v6 relayed"]);
+    expect(roundTrip(wire, b, "client", a, "v6 back")).toEqual(["v6 back"]);
   });
 });
 
