@@ -163,3 +163,38 @@ function fileTimeKey(path: string, name: string): number {
     return 0;
   }
 }
+
+/** How far before the binary search's answer reading starts, for records slightly out of order. */
+export const SINCE_BACKOFF_BYTES = 1024 * 1024;
+
+/**
+ * A byte offset (the start of a line) from which reading a time-ordered log finds every record
+ * at or after `since`, found by binary search over the file instead of reading it all; the
+ * caller still filters each record, so the answer only has to be early enough. `timeOf` gives
+ * a line's time in ms (NaN when it has none; the search then stops where it is).
+ */
+export function seekSince(fd: number, size: number, since: number, timeOf: (line: Buffer) => number, backoff = SINCE_BACKOFF_BYTES): number {
+  const probe = Buffer.allocUnsafe(64 * 1024);
+  /** The first whole line starting after `pos`: its start and its time. */
+  const lineAfter = (pos: number): { start: number; time: number } | undefined => {
+    const n = readSync(fd, probe, 0, probe.length, pos);
+    const nl = probe.subarray(0, n).indexOf(10);
+    if (nl < 0) return undefined;
+    const start = pos + nl + 1;
+    const m = readSync(fd, probe, 0, probe.length, start);
+    const end = probe.subarray(0, m).indexOf(10);
+    if (end < 0) return undefined;
+    return { start, time: timeOf(probe.subarray(0, end)) };
+  };
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > probe.length) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const line = lineAfter(mid);
+    if (!line || !Number.isFinite(line.time)) break;
+    if (line.time < since) lo = line.start;
+    else hi = mid;
+  }
+  if (lo <= backoff) return 0;
+  return lineAfter(lo - backoff)?.start ?? 0;
+}

@@ -2,8 +2,9 @@ import { closeSync, fstatSync, openSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseLogFileName } from "./file-sink.ts";
 import { LineFormatter, LineResult, type LineFormatOptions } from "./line-format.ts";
-import { lastLines, LineSplitter, listLogFiles } from "./line-source.ts";
+import { lastLines, LineSplitter, listLogFiles, seekSince } from "./line-source.ts";
 import { OutBuffer } from "./out-buffer.ts";
+import { timeKey } from "./pretty.ts";
 
 /** One thing to read: a file, a directory of rotated files, or standard input. */
 export type LogSource = { kind: "file"; path: string } | { kind: "dir"; path: string } | { kind: "stdin" };
@@ -67,7 +68,7 @@ export async function readLogs(options: ReadLogsOptions): Promise<ReadLogsResult
         continue;
       }
       for (const path of files(source)) {
-        const cursor = FileCursor.atStart(path, onLine);
+        const cursor = format.since === undefined ? FileCursor.atStart(path, onLine) : FileCursor.atSince(path, onLine, format.since);
         cursor.readAvailable(out);
         if (follow) cursors.push(cursor);
         else cursor.finish();
@@ -93,6 +94,13 @@ class FileCursor {
   static atStart(path: string, onLine: (b: Buffer, s: number, e: number) => void): FileCursor {
     const fd = openSync(path, "r");
     return new FileCursor(path, fd, fstatSync(fd).ino, 0, onLine);
+  }
+
+  /** Starts at the first record that can be at or after `since` (binary search by time). */
+  static atSince(path: string, onLine: (b: Buffer, s: number, e: number) => void, since: number): FileCursor {
+    const fd = openSync(path, "r");
+    const st = fstatSync(fd);
+    return new FileCursor(path, fd, st.ino, seekSince(fd, st.size, since, recordTime), onLine);
   }
 
   static atEnd(path: string, onLine: (b: Buffer, s: number, e: number) => void): FileCursor {
@@ -263,4 +271,15 @@ async function readStdinTail(
 
 async function* stdinChunks(): AsyncIterable<Uint8Array> {
   for await (const chunk of Bun.stdin.stream()) yield chunk;
+}
+
+/** A record's time in ms for the `--since` search; NaN for anything without one. */
+function recordTime(line: Buffer): number {
+  try {
+    const o = JSON.parse(line.toString("utf8"));
+    const t = o?.time ?? o?.timestamp;
+    return typeof t === "string" ? timeKey(t) : NaN;
+  } catch {
+    return NaN;
+  }
 }

@@ -258,4 +258,22 @@ describe("firezone logs", () => {
     expect(p.stdout.toString()).toBe("2026-11-26T04:00:00Z INFO  t: m pad=" + "y".repeat(100) + "\nstatus=0\n");
     expect(p.stderr.toString()).toBe("");
   });
+
+  test("--since on a large file gives exactly the records a full scan would", () => {
+    const file = join(root, "since.jsonl");
+    const base = Date.parse("2026-11-26T00:00:00Z");
+    const lines: string[] = [];
+    for (let i = 0; i < 150_000; i++) {
+      const jitter = i % 11 === 5 ? -40 : 0; // a few records slightly out of order
+      lines.push(rec(new Date(base + i * 100 + jitter).toISOString(), "INFO", "t", "m", { i }));
+    }
+    writeFileSync(file, lines.join("\n") + "\n");
+    for (const since of ["2026-11-26T00:00:00Z", "2026-11-26T01:23:20.005Z", "2026-11-26T04:09:59.9Z", "2026-11-27T00:00:00Z"]) {
+      const t = Date.parse(since);
+      const expected = lines.filter((l) => Date.parse(JSON.parse(l).time) >= t);
+      const r = run(["--json", "--since", since, file]);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(expected.length ? expected.join("\n") + "\n" : "");
+    }
+  });
 });

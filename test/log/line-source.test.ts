@@ -2,7 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { lastLines, LineSplitter, listLogFiles } from "../../src/log/line-source.ts";
+import { closeSync, openSync } from "node:fs";
+import { lastLines, LineSplitter, listLogFiles, seekSince } from "../../src/log/line-source.ts";
 
 const root = mkdtempSync(join(tmpdir(), "fz-lines-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -73,5 +74,39 @@ describe("listLogFiles", () => {
       "other.jsonl",
       "firezone-client.2026-11-26T05-00-00Z.jsonl",
     ]);
+  });
+});
+
+describe("seekSince", () => {
+  test("finds an offset at or before the first record at or after the time, without reading everything", () => {
+    const file = join(root, "sorted.jsonl");
+    const lines: string[] = [];
+    const starts: number[] = [];
+    let offset = 0;
+    for (let i = 0; i < 60_000; i++) {
+      // Mostly ordered, with small reorderings as concurrent writers produce.
+      const t = i * 10 + (i % 7 === 3 ? -25 : 0);
+      const line = JSON.stringify({ t, pad: "z".repeat(i % 50) });
+      starts.push(offset);
+      lines.push(line);
+      offset += line.length + 1;
+    }
+    writeFileSync(file, lines.join("\n") + "\n");
+    const fd = openSync(file, "r");
+    try {
+      const timeOf = (l: Buffer) => JSON.parse(l.toString()).t as number;
+      for (const since of [-100, 0, 5, 10_000, 123_456, 400_000, 599_990, 10_000_000]) {
+        const off = seekSince(fd, offset, since, timeOf, 4096);
+        expect(starts).toContain(off); // a line start
+        const first = lines.findIndex((l) => JSON.parse(l).t >= since);
+        if (first >= 0) expect(off).toBeLessThanOrEqual(starts[first]!);
+        // Far into the file the search skips most of it: within the back-off and one probe.
+        if (first > 20_000) expect(off).toBeGreaterThan(starts[first]! - 4096 - 65_536);
+      }
+      // No time to go by: read from the start.
+      expect(seekSince(fd, offset, 1000, () => NaN, 4096)).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
