@@ -320,6 +320,24 @@ describe("failure and idling", () => {
     expect(roundTrip(wire, a, "gw", b, "still there")).toEqual(["still there"]);
   });
 
+  test("after 200 s idle (session past reject-after-time) the first packet renews the session and still arrives", () => {
+    const { wire, a, b } = connect();
+    wire.runFor(200_000);
+    expect(a.node.connection("gw")!.state).toBe("idle");
+    const hs = a.node.connection("gw")!.handshakesCompleted;
+    // The gateway speaks first: its tunnel queues the packet and initiates.
+    a.inbox.length = 0;
+    const r = b.node.encapsulate("client", ipv4("renewed by the gateway"), wire.now);
+    expect(r.status).toBe("transmit");
+    wire.sendEncapsulated(b, r);
+    wire.runFor(200);
+    expect(a.inbox.map((x) => text(x.packet))).toEqual(["renewed by the gateway"]);
+    expect(a.node.connection("gw")!.handshakesCompleted).toBe(hs + 1);
+    expect(roundTrip(wire, a, "gw", b, "and the client")).toEqual(["and the client"]);
+    expect(wire.events(a, "connection-failed")).toEqual([]);
+    expect(wire.events(b, "connection-failed")).toEqual([]);
+  });
+
   test("a cut link fails the connection (ICE disconnected for 2 s or the handshake expired)", () => {
     const { wire, a, b } = connect();
     wire.blocked = () => true;
