@@ -103,8 +103,11 @@ export default defineCommand({
 function resolveSources(paths: string[]): LogSource[] {
   if (paths.length === 0) {
     const dir = defaultLogDir("client");
-    if (!isDir(dir)) throw new CliError(`no client logs in ${dir}; pass a file, a directory or - for stdin`);
-    return [{ kind: "dir", path: dir }];
+    // A client run as root (the usual case: it needs a TUN device) logs to the system directory.
+    const candidates = process.env.LOG_DIR ? [dir] : [dir, defaultLogDir("client", {}, 0)];
+    const found = candidates.find(isDir);
+    if (!found) throw new CliError(`no client logs in ${candidates.join(" or ")}; pass a file, a directory or - for stdin`);
+    return [{ kind: "dir", path: found }];
   }
   return paths.map((p): LogSource => {
     if (p === "-") return { kind: "stdin" };
