@@ -18,6 +18,9 @@ export const LOOP_STAT_NAMES = [
 
 export type LoopStatName = (typeof LOOP_STAT_NAMES)[number];
 
+/** Index of each counter in `LoopStats.values` (the Worker writes by index on its hot path). */
+export const STAT = Object.fromEntries(LOOP_STAT_NAMES.map((n, i) => [n, i])) as Record<LoopStatName, number>;
+
 export class LoopStats {
   readonly values: Float64Array;
 

@@ -12,7 +12,7 @@
 import { libc, pinned, POLLIN } from "../../ffi/libc.ts";
 import { EBADF } from "../../ffi/errno.ts";
 import { logger } from "../log/index.ts";
-import { LoopStats } from "./loop-stats.ts";
+import { LoopStats, STAT } from "./loop-stats.ts";
 import { ACTION_TO_NET, ACTION_TO_TUN, PacketBatch } from "./packet-batch.ts";
 import type { PacketHandler } from "./packet-handler.ts";
 import type { TunIo } from "./tun-io.ts";
@@ -40,6 +40,7 @@ export class PacketLoop {
   private readonly idleMs: number;
   private readonly bursts: number;
   private stopped = false;
+  private turnErrors = 0;
   private done: Promise<void> | null = null;
   private resolveDone: (() => void) | null = null;
   private readonly turnFn = () => this.turn();
@@ -79,8 +80,9 @@ export class PacketLoop {
     try {
       idle = this.work();
     } catch (e) {
-      // A handler bug must not kill the data plane silently: log it and keep the loop alive.
-      log.error("packet loop turn failed", { error: String(e) });
+      // A handler bug must not kill the data plane silently: log it (first and every 1000th)
+      // and keep the loop alive.
+      if (this.turnErrors++ % 1000 === 0) log.error("packet loop turn failed", { error: String(e), count: this.turnErrors });
     }
     this.publish();
     if (this.tun.lastReadErrno === EBADF) {
@@ -141,7 +143,7 @@ export class PacketLoop {
     const at = this.handler.pollTimeout?.() ?? -1;
     if (at >= 0) timeout = Math.max(0, Math.min(timeout, Math.ceil(at - performance.now())));
     const nfds = this.udp.pollFd >= 0 ? 2 : 1;
-    this.stats.values[10]! += 1;
+    this.stats.values[STAT.idleWaits]! += 1;
     libc.poll(this.pfd, nfds, timeout);
   }
 
@@ -149,18 +151,18 @@ export class PacketLoop {
     const v = this.stats.values;
     const t = this.tun;
     const u = this.udp as unknown as { rxPackets: number; txPackets: number; txGsoSegments: number; txDrops: number };
-    v[0] = t.rxPackets;
-    v[1] = t.rxBytes;
-    v[2] = t.txPackets;
+    v[STAT.tunRxPackets] = t.rxPackets;
+    v[STAT.tunRxBytes] = t.rxBytes;
+    v[STAT.tunTxPackets] = t.txPackets;
     let tunErr = 0;
     for (const c of t.txErrors.values()) tunErr += c;
-    v[3] = tunErr;
-    v[4] = u.rxPackets;
-    v[5] = u.txPackets;
-    v[6] = u.txGsoSegments;
-    v[7] = u.txDrops;
-    v[8] = this.handler.drops?.() ?? 0;
-    v[9]! += 1;
+    v[STAT.tunTxErrors] = tunErr;
+    v[STAT.udpRxPackets] = u.rxPackets;
+    v[STAT.udpTxPackets] = u.txPackets;
+    v[STAT.udpTxGsoSegments] = u.txGsoSegments;
+    v[STAT.udpTxDrops] = u.txDrops;
+    v[STAT.handlerDrops] = this.handler.drops?.() ?? 0;
+    v[STAT.turns]! += 1;
   }
 
   private finish(): void {

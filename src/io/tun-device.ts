@@ -36,6 +36,8 @@ export class TunDevice {
   readonly name: string;
   readonly index: number;
   readonly mtu: number;
+  readonly multiQueue: boolean;
+  private readonly queues: TunFd[] = [];
   private closed = false;
 
   private constructor(
@@ -44,7 +46,9 @@ export class TunDevice {
     private readonly stateFile: InstallStateFile,
     private readonly state: InstalledState,
     mtu: number,
+    multiQueue: boolean,
   ) {
+    this.multiQueue = multiQueue;
     this.name = tun.name;
     this.index = ifIndex(tun.name);
     this.mtu = mtu;
@@ -61,7 +65,7 @@ export class TunDevice {
       undoLeftovers(nl, stateFile, name);
       tun = openTun({ name, multiQueue: opts.multiQueue, nonBlocking: true });
       const state: InstalledState = { version: 1, pid: process.pid, device: tun.name, addresses: [], routes: [], rules: [] };
-      const dev = new TunDevice(tun, nl, stateFile, state, mtu);
+      const dev = new TunDevice(tun, nl, stateFile, state, mtu, opts.multiQueue === true);
       stateFile.save(state);
       nl.setLink({ index: dev.index, mtu, txQueueLen: opts.txQueueLen ?? 10_000 }, dev.name);
       nl.setLink({ index: dev.index, up: true }, dev.name);
@@ -72,6 +76,18 @@ export class TunDevice {
       nl.close();
       throw e;
     }
+  }
+
+  /**
+   * Another fd on the same device (IFF_MULTI_QUEUE; the device must have been opened with
+   * `multiQueue: true`): one per data-plane Worker once there are more cores than one loop
+   * can use. `close()` closes these too (the link only goes away with its last fd).
+   */
+  openQueue(): number {
+    if (!this.multiQueue) throw new Error(`${this.name} was opened without multiQueue`);
+    const q = openTun({ name: this.name, multiQueue: true, nonBlocking: true });
+    this.queues.push(q);
+    return q.fd;
   }
 
   /** Adds `10.0.0.1/32` or `fd00::1/128` (a bare address means a host prefix). */
@@ -140,6 +156,7 @@ export class TunDevice {
     if (this.closed) return;
     this.closed = true;
     undoState(this.nl, this.state, this.index, this.name);
+    for (const q of this.queues) closeTun(q);
     closeTun(this.tun);
     this.stateFile.remove();
     this.nl.close();

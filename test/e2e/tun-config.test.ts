@@ -58,8 +58,21 @@ describe("TUN device over netlink", () => {
     }
     expect(readdirSync(ns.stateDir)).toEqual([`tun-${ifname}.json`]);
 
+    // A TUN without packet info, not persistent, with a second queue attached.
+    const [detail] = ns.ipJson<any[]>("-d", "link", "show", "dev", ifname);
+    expect(detail.linkinfo.info_data).toMatchObject({ type: "tun", pi: false, multi_queue: true, persist: false });
+    expect(ready.queue2).toBeGreaterThan(2);
+
+    // The policy at work: unmarked traffic is routed into the TUN (default route in the Internet
+    // table, rule 300), traffic with our fwmark falls through to the main table.
+    ns.exec(["ip", "route", "add", "192.0.2.0/24", "dev", "lo"]);
+    expect(ns.ipJson<any[]>("route", "get", "192.0.2.7")[0].dev).toBe(ifname);
+    expect(ns.ipJson<any[]>("route", "get", "192.0.2.7", "mark", MARK)[0].dev).toBe("lo");
+    expect(ns.ipJson<any[]>("route", "get", "100.96.1.1")[0]).toMatchObject({ dev: ifname, table: String(0x2021fd00) });
+    expect(ns.exec(["ip", "route", "get", "100.96.1.1", "mark", MARK]).stderr).toContain("Network is unreachable");
+
     p.send("close");
-    expect(await p.json()).toEqual({ closed: true });
+    expect(await p.json()).toEqual({ closed: true, linkGone: true });
     expect(await p.proc.exited).toBe(0);
     expect(ours(ns, ifname)).toEqual({ links: [], rules: [], routes: [] });
     expect(readdirSync(ns.stateDir)).toEqual([]);
