@@ -21,7 +21,13 @@
  *   node.pollEvent()    → NodeEvent | undefined                  (new/invalidate-ice-candidate, connection-*,
  *                                                                 no-relays, public-key-changed)
  *   node.pollTimeout()  → { at, reason } | undefined
- *   node.connection(id) → ConnectionInfo; node.stats() → { drops, received, ... }
+ *   node.connection(id) → ConnectionInfo (state, established, path, relay, handshakes, …) | undefined
+ *   node.connectionIds(), node.relayIds(), node.allocation(relayId), node.stats() → { drops, received, … }
+ *
+ * Events: a failed connection is removed from the node (ConnectionFailed), but whatever the caller
+ * keeps for that peer (access state, resources) is the caller's: reconnect by upserting again.
+ * `no-relays` is emitted when a connection is made while the node knows no relay at all; with
+ * relays that have not answered yet, the connection gets its relay as soon as one has an RTT.
  *
  * Results of handleInput and encapsulate are one reused object each: read them before the next
  * call. `src` absent in a transmit means "the default socket" (relay traffic, ChannelData).
