@@ -492,8 +492,23 @@ export class Node<TId, RId> {
     return this.relays.get(id)?.allocation;
   }
 
+  /**
+   * Counters for `status --json`: the node's own drops, plus those its parts counted where they
+   * dropped (`ice:<reason>` over live connections, `turn:<reason>` over live allocations; the
+   * TURN client's refused sends are already the node's `relay-no-channel`).
+   */
   stats(): NodeStats {
-    return { connections: this.connections.size, allocations: this.relays.size, drops: { ...this.drops }, received: { ...this.received } };
+    const drops: Record<string, number> = { ...this.drops };
+    const add = (key: string, n: number) => {
+      if (n > 0) drops[key] = (drops[key] ?? 0) + n;
+    };
+    for (const conn of this.connections.values()) {
+      for (const [reason, n] of Object.entries(conn.agent.stats.drops)) add(`ice:${reason}`, n ?? 0);
+    }
+    for (const entry of this.relays.values()) {
+      for (const [key, n] of Object.entries(entry.allocation.counters)) if (key.startsWith("drop:")) add(`turn:${key.slice(key.indexOf(":") + 1)}`, n);
+    }
+    return { connections: this.connections.size, allocations: this.relays.size, drops, received: { ...this.received } };
   }
 
   // ---- inbound -------------------------------------------------------------------------------

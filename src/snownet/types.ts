@@ -103,7 +103,7 @@ export interface ConnectionInfo {
 export interface NodeStats {
   connections: number;
   allocations: number;
-  /** Every dropped datagram or packet, by reason. */
+  /** Every dropped datagram or packet, by reason (`ice:`/`turn:` prefixes: counted by those parts). */
   drops: Record<string, number>;
   /** Datagrams handled, by kind (demux proof). */
   received: Record<string, number>;
