@@ -163,9 +163,10 @@ describe("firezone logs", () => {
     const tail = run(["--tail", "3", file]);
     expect(tail.out.trimEnd().split("\n").length).toBe(3);
     expect(tail.out).toContain("i=9999");
-    // Bun alone takes about 40 MB; the file is 200 MB.
-    expect(full.resourceUsage.maxRSS).toBeLessThan(150 * 1024 * 1024);
-    expect(tail.rss).toBeLessThan(120 * 1024 * 1024);
+    // Bun alone takes about 40 MB and a run typically peaks near 50-80 MB; holding the 200 MB
+    // file would take it past 240 MB. (Peaks vary with the machine, so the bound is loose.)
+    expect(full.resourceUsage.maxRSS).toBeLessThan(190e6);
+    expect(tail.rss).toBeLessThan(190e6);
     rmSync(file);
   });
 
