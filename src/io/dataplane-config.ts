@@ -1,4 +1,5 @@
 /** What the main thread sends the data-plane Worker once, at start. Plain data only. */
+import type { Severity } from "../log/index.ts";
 import type { Endpoint } from "./sockaddr.ts";
 
 export interface UdpConfig {
@@ -24,9 +25,19 @@ export interface DataplaneConfig {
   /** Int32[1]; set to 1 to stop the loop. */
   stop: SharedArrayBuffer;
   idleMs?: number;
+  /** Log filter for the Worker (FIREZONE_LOG syntax); its records are forwarded to the main thread. */
+  logFilter?: string;
 }
 
 export type DataplaneEvent =
   | { type: "ready"; localPort: number; transport: string; gso: boolean }
   | { type: "error"; message: string }
-  | { type: "stopped" };
+  | { type: "stopped" }
+  /** A log record from the Worker (only what passes its filter: rare by construction). */
+  | { type: "log"; severity: Severity; target: string; message: string; fields: Record<string, unknown> };
+
+/** A message from the main thread to a running Worker, handed to the handler's `control`. */
+export interface DataplaneControl {
+  type: "control";
+  body: unknown;
+}

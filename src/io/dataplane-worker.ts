@@ -5,9 +5,9 @@
  *
  * `bun build --compile` needs this file as an extra entry point (bun-lab §8).
  */
-import { logger } from "../log/index.ts";
-import type { DataplaneConfig, DataplaneEvent } from "./dataplane-config.ts";
-import { buildDataplane } from "./dataplane-build.ts";
+import { configureLogging, LogFilter, logger, type LogRecord } from "../log/index.ts";
+import type { DataplaneConfig, DataplaneControl, DataplaneEvent } from "./dataplane-config.ts";
+import { buildDataplane, type BuiltDataplane } from "./dataplane-build.ts";
 
 declare const self: Worker;
 const log = logger("io::worker");
@@ -16,9 +16,27 @@ function post(ev: DataplaneEvent): void {
   self.postMessage(ev);
 }
 
-self.onmessage = async (msg: MessageEvent<DataplaneConfig>) => {
+/** Log records leave the Worker as messages; the main thread owns the log files. */
+const forwardSink = {
+  write(r: LogRecord) {
+    post({ type: "log", severity: r.severity, target: r.target, message: r.message, fields: r.fields });
+  },
+  flush() {},
+  close() {},
+};
+
+let running: BuiltDataplane | null = null;
+
+self.onmessage = async (msg: MessageEvent<DataplaneConfig | DataplaneControl>) => {
+  if ("type" in msg.data && msg.data.type === "control") {
+    running?.handler.control?.(msg.data.body);
+    return;
+  }
+  const cfg = msg.data as DataplaneConfig;
   try {
-    const dp = await buildDataplane(msg.data);
+    configureLogging(LogFilter.parse(cfg.logFilter ?? process.env.FIREZONE_LOG, "info"), [forwardSink]);
+    const dp = await buildDataplane(cfg);
+    running = dp;
     post({ type: "ready", localPort: dp.udp.localPort, transport: dp.udp.kind, gso: dp.gso });
     await dp.loop.run();
     dp.udp.close();

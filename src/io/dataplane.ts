@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { logger } from "../log/index.ts";
-import type { DataplaneConfig, DataplaneEvent } from "./dataplane-config.ts";
+import type { DataplaneConfig, DataplaneControl, DataplaneEvent } from "./dataplane-config.ts";
 import { LoopStats } from "./loop-stats.ts";
 
 const log = logger("io::dataplane");
@@ -33,7 +33,10 @@ export class Dataplane {
     const stats = new LoopStats();
     const stop = new SharedArrayBuffer(4);
     const ready = await new Promise<DataplaneEvent>((resolve) => {
-      worker.onmessage = (m: MessageEvent<DataplaneEvent>) => resolve(m.data);
+      worker.onmessage = (m: MessageEvent<DataplaneEvent>) => {
+        if (m.data.type === "log") relayLog(m.data);
+        else resolve(m.data);
+      };
       worker.onerror = (e) => resolve({ type: "error", message: e.message });
       worker.postMessage({ ...cfg, stats: stats.buffer, stop } satisfies DataplaneConfig);
     });
@@ -43,11 +46,19 @@ export class Dataplane {
     }
     const dp = new Dataplane(worker, stats, new Int32Array(stop), ready.localPort, ready.transport, ready.gso);
     worker.onerror = (e) => log.error("data plane Worker error", { error: e.message });
-    worker.onmessage = (m: MessageEvent<DataplaneEvent>) => {
-      if (m.data.type === "error") log.error("data plane failed", { error: m.data.message });
-    };
+    worker.onmessage = (m: MessageEvent<DataplaneEvent>) => dp.onEvent(m.data);
     log.info("data plane started", { port: ready.localPort, transport: ready.transport, gso: ready.gso });
     return dp;
+  }
+
+  /** A rare message for the Worker's handler (peer, keys): never per packet. */
+  control(body: unknown): void {
+    this.worker.postMessage({ type: "control", body } satisfies DataplaneControl);
+  }
+
+  private onEvent(ev: DataplaneEvent): void {
+    if (ev.type === "log") relayLog(ev);
+    else if (ev.type === "error") log.error("data plane failed", { error: ev.message });
   }
 
   /**
@@ -67,12 +78,17 @@ export class Dataplane {
         end();
       }, graceMs);
       this.worker.onmessage = (m: MessageEvent<DataplaneEvent>) => {
+        this.onEvent(m.data);
         if (m.data.type === "stopped" || m.data.type === "error") end();
       };
       Atomics.store(this.stopFlag, 0, 1);
     });
     return this.stoppedPromise;
   }
+}
+
+function relayLog(ev: Extract<DataplaneEvent, { type: "log" }>): void {
+  logger(ev.target).log(ev.severity, ev.message, ev.fields);
 }
 
 /**

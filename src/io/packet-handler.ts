@@ -14,6 +14,8 @@ export interface PacketHandler {
   pollTimeout?(): number;
   /** Timer work; packets to send or write go into `out` with their actions. */
   handleTimeout?(now: number, out: PacketBatch): void;
-  /** Packets the handler dropped, by reason, for the stats. */
+  /** Packets the handler dropped, for the stats. */
   drops?(): number;
+  /** A rare message from the main thread (peers, keys, configuration), between loop turns. */
+  control?(body: unknown): void;
 }

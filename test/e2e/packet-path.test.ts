@@ -23,7 +23,8 @@ function netns(): Netns {
 }
 
 function ping(ns: Netns, target: string, count = 3): { code: number; stdout: string } {
-  return ns.exec(["ping", ...(target.includes(":") ? ["-6"] : []), "-c", String(count), "-i", "0.2", "-W", "5", target]);
+  const wait = count === 1 ? "1" : "5";
+  return ns.exec(["ping", ...(target.includes(":") ? ["-6"] : []), "-c", String(count), "-i", "0.2", "-W", wait, target]);
 }
 
 describe("packet path", () => {
@@ -90,6 +91,24 @@ describe("packet path", () => {
       const client = a.exec(["python3", "-c", "import socket,hashlib;d=bytes((i*7)&255 for i in range(2000000));s=socket.create_connection(('10.88.0.2',7000));s.sendall(d);s.close();print(len(d),hashlib.sha256(d).hexdigest())"]);
       expect(client.code).toBe(0);
       expect(await server.line()).toBe(client.stdout.trim());
+      if (transport === "ffi") {
+        // A control message (rare, never per packet) moves A's peer to another port on B.
+        const catcher = b.spawnCmd(["python3", "-c", "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('10.99.0.2',7777));print('up',flush=True);d,a=s.recvfrom(4096);print(len(d),d[0]>>4,flush=True)"]);
+        expect(await catcher.line()).toBe("up");
+        na.send("peer 10.99.0.2:7777");
+        expect(await na.json()).toEqual({ peer: "10.99.0.2:7777" });
+        // The Worker applies it between turns; pings until the catcher has one (ping -c 1 each).
+        let caught: string | null = null;
+        const line = catcher.line().then((l) => (caught = l));
+        for (let i = 0; i < 50 && caught === null; i++) {
+          ping(a, "10.88.0.2", 1);
+          await Bun.sleep(1); // let the catcher's output be read between the synchronous pings
+        }
+        await line;
+        expect(caught!).toBe("84 4"); // an 84-byte IPv4 packet (the ping) as the UDP payload
+        na.send("peer 10.99.0.2:51820");
+        await na.json();
+      }
       for (const n of [na, nb]) {
         n.send("stats");
         const s = await n.json();

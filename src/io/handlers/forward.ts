@@ -17,8 +17,17 @@ export class ForwardHandler implements PacketHandler {
   droppedFromTun = 0;
   droppedFromNet = 0;
 
-  constructor(udp: UdpTransport, peer: Endpoint) {
+  constructor(
+    private readonly udp: UdpTransport,
+    peer: Endpoint,
+  ) {
     udp.encodeAddress(peer, this.peer, 0);
+  }
+
+  /** `{ peer: { ip, port } }` switches the destination (a roaming peer). */
+  control(body: unknown): void {
+    const peer = (body as { peer?: Endpoint } | null)?.peer;
+    if (peer) this.udp.encodeAddress(peer, this.peer, 0);
   }
 
   fromTun(b: PacketBatch): void {
