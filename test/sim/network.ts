@@ -45,7 +45,7 @@ export interface Datagram {
 
 export type SocketHandler = (d: Datagram, now: number) => void;
 
-export type NetDropReason = "loss" | "link-down" | "nat-no-mapping" | "nat-filtered" | "no-route" | "no-socket" | "no-interface" | "rule";
+export type NetDropReason = "loss" | "link-down" | "nat-no-mapping" | "nat-filtered" | "no-route" | "no-socket" | "no-interface" | "rule" | "relay-refused";
 
 export class Realm {
   readonly nodes = new Map<string, Interface | NatRouter>();
@@ -245,7 +245,7 @@ export class SimNetwork {
   readonly stats: NetStats = {
     sent: 0,
     delivered: 0,
-    dropped: { loss: 0, "link-down": 0, "nat-no-mapping": 0, "nat-filtered": 0, "no-route": 0, "no-socket": 0, "no-interface": 0, rule: 0 },
+    dropped: { loss: 0, "link-down": 0, "nat-no-mapping": 0, "nat-filtered": 0, "no-route": 0, "no-socket": 0, "no-interface": 0, rule: 0, "relay-refused": 0 },
   };
   /** Chains the network lost, by origin id, with why. */
   readonly lost = new Map<number, NetDropReason>();
@@ -400,6 +400,11 @@ export class SimNetwork {
     const jitter = out.jitter + inn.jitter;
     const delay = out.latency + inn.latency + (jitter > 0 ? this.random.next() * jitter : 0);
     this.inFlight.push({ at: now + delay, seq: this.seq++, d, node: to, from, via: realm });
+  }
+
+  /** A middlebox on a host (a relay) refused a datagram: the network lost it. */
+  markLost(d: Datagram, reason: NetDropReason): void {
+    this.drop(d, reason);
   }
 
   private drop(d: Datagram, reason: NetDropReason): void {

@@ -21,6 +21,8 @@ export class Portal {
   /** Candidates relayed, for assertions. */
   signalled = 0;
   readonly noRelays: Array<{ at: number; node: string }> = [];
+  /** Every upsert the portal made and what the node answered. */
+  onUpsert: ((node: NodeHost, peer: PeerId, result: "created" | "reused" | "invalid-params", at: number) => void) | undefined;
   private readonly random: Prng;
   private readonly peers = new Map<PeerId, NodeHost>();
   private pairCounter = 0;
@@ -51,6 +53,14 @@ export class Portal {
     });
   }
 
+  /** A new relay comes online: every joined node hears of it. */
+  announceRelay(relay: RelayHost, now = this.sim.now): void {
+    this.relays.push(relay);
+    const c = relay.credentials(now);
+    const cfg = { id: relay.id, v4: relay.address, username: c.username, password: c.password };
+    for (const p of this.peers.values()) p.node.updateRelays([], [cfg], now);
+  }
+
   /** Tells every joined node that these relays are gone (`relays_presence` in Firezone). */
   removeRelays(ids: RelayId[], now = this.sim.now): void {
     for (let i = this.relays.length - 1; i >= 0; i--) if (ids.includes(this.relays[i]!.id)) this.relays.splice(i, 1);
@@ -64,10 +74,14 @@ export class Portal {
   connect(client: NodeHost, gateway: NodeHost, options: { gatewayLag?: number; params?: ConnectParams } = {}): ConnectParams {
     const params = options.params ?? this.newParams();
     const now = this.sim.now;
-    const upsertClient = (t: number) =>
-      client.node.upsertConnection(gateway.id, { remoteKey: gateway.node.publicKey, psk: params.psk, localCreds: params.client, remoteCreds: params.gateway }, t);
-    const upsertGateway = (t: number) =>
-      gateway.node.upsertConnection(client.id, { remoteKey: client.node.publicKey, psk: params.psk, localCreds: params.gateway, remoteCreds: params.client }, t);
+    const upsertClient = (t: number) => {
+      const r = client.node.upsertConnection(gateway.id, { remoteKey: gateway.node.publicKey, psk: params.psk, localCreds: params.client, remoteCreds: params.gateway }, t);
+      this.onUpsert?.(client, gateway.id, r, t);
+    };
+    const upsertGateway = (t: number) => {
+      const r = gateway.node.upsertConnection(client.id, { remoteKey: client.node.publicKey, psk: params.psk, localCreds: params.gateway, remoteCreds: params.client }, t);
+      this.onUpsert?.(gateway, client.id, r, t);
+    };
     upsertClient(now);
     const lag = options.gatewayLag ?? 0;
     if (lag > 0) this.sim.after(lag, upsertGateway);

@@ -72,7 +72,11 @@ export class RelayHost implements SimComponent {
 
   private fromClient(d: Datagram, now: number): void {
     const channel = this.server.handleClientPacket(d.src.ip, d.src.port, d.payload, now);
-    if (!channel) return;
+    if (!channel) {
+      // Data the relay will not forward (no allocation for this 5-tuple, no channel) is lost in the network.
+      if (d.payload.length > 0 && d.payload[0]! >= 0x40 && d.payload[0]! <= 0x7f) this.sim.net.markLost(d, "relay-refused");
+      return;
+    }
     const off = this.server.routedOffset;
     const payload = d.payload.slice(off, off + this.server.routedLength);
     const from = { ip: this.host.ip, port: this.server.channelOwner.port };
@@ -82,7 +86,10 @@ export class RelayHost implements SimComponent {
 
   private fromPeer(port: number, d: Datagram, _now: number): void {
     const channel = this.server.handlePeerPacket(port, d.src.ip, d.src.port, d.payload.length);
-    if (!channel) return;
+    if (!channel) {
+      this.sim.net.markLost(d, "relay-refused");
+      return;
+    }
     const owner = this.server.channelOwner;
     const frame = new Uint8Array(4 + d.payload.length);
     frame[0] = channel.number >> 8;
