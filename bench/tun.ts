@@ -28,6 +28,7 @@ import { ACTION_TO_NET, PacketBatch } from "../src/io/packet-batch.ts";
 import { TunDevice } from "../src/io/tun-device.ts";
 import { TunIo } from "../src/io/tun-io.ts";
 import { FfiUdpSocket } from "../src/io/udp-ffi.ts";
+import { ptr } from "bun:ffi";
 import { libc, pinned, POLLOUT } from "../ffi/libc.ts";
 
 const args = process.argv.slice(2);
@@ -241,7 +242,7 @@ function rawTun(size: number, stateDir: string): void {
     // Write: one prebuilt packet, forwarded by the kernel to the blackhole TUN.
     const pkt = pinned(size);
     buildUdpPacket(pkt, 0, parseIp("10.200.1.9")!, parseIp("10.201.0.9")!, 40000, 9, new Uint8Array(size - 28));
-    const addr = Number(require("bun:ffi").ptr(pkt));
+    const addr = ptr(pkt);
     let written = 0;
     const t1 = performance.now();
     while (written < K) {
