@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(["bun", MAIN, ...args], { env, stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([process.execPath, MAIN, ...args], { env, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
 }
@@ -40,7 +40,7 @@ async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp): P
 
 describe("firezone portal and firezone admin", () => {
   test("portal applies the example config, prints new tokens once; admin commands drive it", async () => {
-    portal = Bun.spawn(["bun", MAIN, "portal", "--db", join(dir, "p.db"), "--config", EXAMPLE, "--port", "0", "--log-dir", join(dir, "logs")], {
+    portal = Bun.spawn([process.execPath, MAIN, "portal", "--db", join(dir, "p.db"), "--config", EXAMPLE, "--port", "0", "--log-dir", join(dir, "logs")], {
       env,
       stdout: "pipe",
       stderr: "pipe",
@@ -76,7 +76,7 @@ describe("firezone portal and firezone admin", () => {
     // A second start with the same config creates nothing new and prints no secrets.
     portal.kill();
     await portal.exited;
-    portal = Bun.spawn(["bun", MAIN, "portal", "--db", join(dir, "p.db"), "--config", EXAMPLE, "--port", "0", "--log-dir", join(dir, "logs")], {
+    portal = Bun.spawn([process.execPath, MAIN, "portal", "--db", join(dir, "p.db"), "--config", EXAMPLE, "--port", "0", "--log-dir", join(dir, "logs")], {
       env,
       stdout: "pipe",
       stderr: "pipe",
