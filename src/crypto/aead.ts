@@ -12,6 +12,9 @@ export interface AeadKey {
   dispose(): void;
 }
 
+/** Which directions a key will be used for: "seal" or "open" alone skips the other's set-up. */
+export type AeadUsage = "seal" | "open" | "both";
+
 /**
  * The same key with a caller-given 12-byte nonce, for RFC 8439 vectors whose nonce is not
  * WireGuard-shaped (a non-zero prefix, or a counter above 2^53). Not part of the public API.
@@ -19,6 +22,8 @@ export interface AeadKey {
 export interface RawNonceAeadKey extends AeadKey {
   sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
   openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number;
+  /** Replaces the key in place (no native context churn). False when disposed or the length is wrong. */
+  rekey(key: Uint8Array): boolean;
 }
 
 export const KEY_LENGTH = 32;

@@ -106,7 +106,7 @@ export interface Selection {
   aead: CryptoBackend;
   /** X25519 through Bun's node:crypto (else noble). */
   nativeX25519: boolean;
-  /** Plain BLAKE2s and HMAC-BLAKE2s through Bun.CryptoHasher (else noble). */
+  /** Whether Bun.CryptoHasher has BLAKE2s (benchmarked against; the project uses its own BLAKE2s). */
   nativeBlake2s: boolean;
   /** What FIREZONE_CRYPTO asked for, and why it was not honoured if it was not. */
   requested: string | undefined;
@@ -136,7 +136,7 @@ export function logSelectionOnce(sel: Selection): void {
   const fields = {
     aead: sel.aead,
     x25519: sel.nativeX25519 ? "node:crypto" : "noble",
-    blake2s: sel.nativeBlake2s ? "Bun.CryptoHasher" : "noble",
+    blake2s: sel.requested === "noble" ? "noble" : "TypeScript (RFC 7693)",
     probes: probeBackends().map((p) => `${p.backend}: ${p.available ? "ok" : "unavailable"} (${p.detail})`),
   };
   if (sel.note) log.warn(sel.note, fields);

@@ -3,8 +3,10 @@
  *
  * - AEAD: ChaCha20-Poly1305 (RFC 8439) keyed once per session key, in place, WireGuard nonces.
  *   Backends: OpenSSL libcrypto or libsodium over bun:ffi, @noble/ciphers as the fallback.
- * - X25519 (RFC 7748) through Bun's node:crypto, BLAKE2s (RFC 7693) and HMAC-BLAKE2s through
- *   Bun.CryptoHasher; keyed/short BLAKE2s (MAC1/MAC2) and every fallback on @noble.
+ * - X25519 (RFC 7748) through Bun's node:crypto, with prepared private keys (`x25519PrivateKey`,
+ *   `x25519GenerateEphemeral`, `x25519With`) for the handshake; @noble as the fallback.
+ * - BLAKE2s (RFC 7693), keyed/short BLAKE2s (MAC1/MAC2) and HMAC-BLAKE2s on a hand-written
+ *   TypeScript BLAKE2s (faster than Bun.CryptoHasher and noble for the handshake's short inputs).
  * - The WireGuard KDF, XChaCha20-Poly1305 for cookies, random bytes, constant-time comparison.
  *
  * `FIREZONE_CRYPTO=noble` forces @noble for everything; `libcrypto` / `libsodium` force that AEAD
@@ -13,14 +15,16 @@
  *
  * Handshake-time functions may allocate; `AeadKey.seal/open` never allocate per call.
  */
-import type { AeadKey } from "./aead.ts";
+import type { AeadKey, AeadUsage, RawNonceAeadKey } from "./aead.ts";
 import { aeadKeyOn, logSelectionOnce, selectBackends, type CryptoBackend } from "./backend.ts";
-import { nativeBlake2s, nobleBlake2s } from "./blake2s.ts";
-import { nativeHmacBlake2s, nobleHmacBlake2s } from "./hmac.ts";
-import { hkdfWith } from "./hkdf.ts";
-import { generateKeyPair, nobleX25519, nodeX25519 } from "./x25519.ts";
+import { nobleBlake2s } from "./blake2s.ts";
+import { blake2sTs, hmacBlake2sTs, HmacBlake2sKey } from "./blake2s-ts.ts";
+import { nobleHmacBlake2s } from "./hmac.ts";
+import { hkdfTs, hkdfWith } from "./hkdf.ts";
+import { generateKeyPair, nobleX25519, nobleX25519Keys, nodeX25519, nodeX25519Keys, type X25519PrivateKey } from "./x25519.ts";
 
-export type { AeadKey } from "./aead.ts";
+export type { AeadKey, AeadUsage } from "./aead.ts";
+export type { X25519PrivateKey } from "./x25519.ts";
 export type { CryptoBackend } from "./backend.ts";
 export { CryptoError } from "./errors.ts";
 export { randomBytes, constantTimeEqual } from "./random.ts";
@@ -28,8 +32,11 @@ export { xchachaSeal, xchachaOpen } from "./xchacha.ts";
 
 const selection = selectBackends(process.env.FIREZONE_CRYPTO);
 const x25519Impl = selection.nativeX25519 ? nodeX25519 : nobleX25519;
-const blake2sImpl = selection.nativeBlake2s ? nativeBlake2s : nobleBlake2s;
-const hmacImpl = selection.nativeBlake2s ? nativeHmacBlake2s : nobleHmacBlake2s;
+const x25519Keys = selection.nativeX25519 ? nodeX25519Keys : nobleX25519Keys;
+/** FIREZONE_CRYPTO=noble means @noble for everything, the hand-written BLAKE2s included. */
+const tsBlake2s = selection.requested !== "noble";
+const blake2sImpl = tsBlake2s ? blake2sTs : nobleBlake2s;
+const hmacImpl = tsBlake2s ? hmacBlake2sTs : nobleHmacBlake2s;
 
 /** The AEAD backend chosen at start. */
 export const cryptoBackend: CryptoBackend = selection.aead;
@@ -38,16 +45,44 @@ export const cryptoBackend: CryptoBackend = selection.aead;
 export const cryptoImplementations = {
   aead: selection.aead,
   x25519: selection.nativeX25519 ? "node:crypto" : "noble",
-  blake2s: selection.nativeBlake2s ? "Bun.CryptoHasher (keyed/short: noble)" : "noble",
+  blake2s: tsBlake2s ? "TypeScript (RFC 7693)" : "noble",
 } as const;
 
 /**
  * A ChaCha20-Poly1305 key for the data path (copies the 32-byte `key`; throws CryptoError for
  * another length). Call `dispose()` when the session key is retired.
  */
-export function aeadKey(key: Uint8Array): AeadKey {
+export function aeadKey(key: Uint8Array, usage: AeadUsage = "both"): AeadKey {
   logSelectionOnce(selection);
-  return aeadKeyOn(selection.aead, key);
+  return aeadKeyOn(selection.aead, key, { usage });
+}
+
+let onceSeal: RawNonceAeadKey | undefined;
+let onceOpen: RawNonceAeadKey | undefined;
+const ZERO_KEY = new Uint8Array(32);
+
+/**
+ * `AeadKey.seal` under a key used once (handshake fields): one kept native context is re-keyed
+ * instead of creating and freeing one per field. The key is wiped from the context afterwards.
+ * Returns len + 16, or -1 (wrong key length or range).
+ */
+export function aeadSealOnce(key: Uint8Array, counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+  logSelectionOnce(selection);
+  const k = (onceSeal ??= aeadKeyOn(selection.aead, ZERO_KEY, { usage: "seal" }));
+  if (!k.rekey(key)) return -1;
+  const n = k.seal(counter, buf, off, len, aad);
+  k.rekey(ZERO_KEY);
+  return n;
+}
+
+/** `AeadKey.open` under a key used once, in place; the plaintext length or -1 (never throws). */
+export function aeadOpenOnce(key: Uint8Array, counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+  logSelectionOnce(selection);
+  const k = (onceOpen ??= aeadKeyOn(selection.aead, ZERO_KEY, { usage: "open" }));
+  if (!k.rekey(key)) return -1;
+  const n = k.open(counter, buf, off, len, aad);
+  k.rekey(ZERO_KEY);
+  return n;
 }
 
 /** A fresh key pair; the private key is clamped as `wg genkey` does. */
@@ -67,6 +102,24 @@ export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Arra
   return x25519Impl.sharedSecret(privateKey, publicKey);
 }
 
+/**
+ * A private key prepared once for many DH operations (a static key): the raw bytes are parsed
+ * into the native key here, not on every `x25519With`. Throws CryptoError for a wrong length.
+ */
+export function x25519PrivateKey(privateKey: Uint8Array): X25519PrivateKey {
+  return x25519Keys.importPrivate(privateKey);
+}
+
+/** A fresh prepared key pair for one handshake (an ephemeral); `publicKey` is the raw 32 bytes. */
+export function x25519GenerateEphemeral(): X25519PrivateKey {
+  return x25519Keys.generate();
+}
+
+/** `x25519` with a prepared private key: the same result and the same CryptoError cases. */
+export function x25519With(privateKey: X25519PrivateKey, publicKey: Uint8Array): Uint8Array {
+  return x25519Keys.sharedWith(privateKey, publicKey);
+}
+
 /** BLAKE2s: HASH with the defaults (32 bytes), MAC1/MAC2 with `outLen` 16 and a key. */
 export function blake2s(data: Uint8Array | Uint8Array[], outLen?: number, key?: Uint8Array): Uint8Array {
   return blake2sImpl(data, outLen, key);
@@ -77,7 +130,20 @@ export function hmacBlake2s(key: Uint8Array, data: Uint8Array): Uint8Array {
   return hmacImpl(key, data);
 }
 
+/** A chaining key prepared for many KDF calls (the construction's constant C_0). */
+export interface ChainingKey {
+  readonly bytes: Uint8Array;
+  /** @internal the HMAC pads, compressed once. */
+  readonly prepared: HmacBlake2sKey | null;
+}
+
+export function prepareChainingKey(chainingKey: Uint8Array): ChainingKey {
+  return { bytes: chainingKey.slice(), prepared: tsBlake2s ? new HmacBlake2sKey(chainingKey) : null };
+}
+
 /** KDF_n of the WireGuard paper: `outputs` 32-byte keys derived from the chaining key and input. */
-export function hkdf(chainingKey: Uint8Array, input: Uint8Array, outputs: 1 | 2 | 3): Uint8Array[] {
-  return hkdfWith(hmacImpl, chainingKey, input, outputs);
+export function hkdf(chainingKey: Uint8Array | ChainingKey, input: Uint8Array, outputs: 1 | 2 | 3): Uint8Array[] {
+  if (chainingKey instanceof Uint8Array) return tsBlake2s ? hkdfTs(chainingKey, input, outputs) : hkdfWith(hmacImpl, chainingKey, input, outputs);
+  if (chainingKey.prepared !== null) return hkdfTs(chainingKey.prepared, input, outputs);
+  return hkdfWith(hmacImpl, chainingKey.bytes, input, outputs);
 }

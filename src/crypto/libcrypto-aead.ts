@@ -1,6 +1,6 @@
 import { ptr, type Pointer } from "bun:ffi";
 import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type LibcryptoHandle } from "../../ffi/libcrypto.ts";
-import { type RawNonceAeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { type AeadUsage, type RawNonceAeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
 import { CryptoError } from "./errors.ts";
 
 /** Frees the EVP contexts of keys that were dropped without dispose(). */
@@ -11,6 +11,8 @@ const finalizer = new FinalizationRegistry<{ lib: LibcryptoHandle; ctxs: Pointer
 export interface LibcryptoAeadOptions {
   /** One EVP context for both directions instead of one each (measured in bench/crypto.ts). */
   sharedContext?: boolean;
+  /** Only the context this direction needs (a session's send key never opens): half the set-up. */
+  usage?: AeadUsage;
 }
 
 /**
@@ -25,11 +27,13 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
   private readonly nonceView = new DataView(this.scratch.buffer, 0, 12);
   private readonly noncePtr: Pointer;
   private readonly outlPtr: Pointer;
-  private readonly enc: Pointer;
-  private readonly dec: Pointer;
+  private readonly enc: Pointer | null;
+  private readonly dec: Pointer | null;
   private readonly shared: boolean;
   private disposed = false;
   private readonly token = {};
+  /** The key on its way to C (rekey): pinned, zeroed right after the init call. */
+  private readonly keyBuf = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
 
   constructor(private readonly lib: LibcryptoHandle, key: Uint8Array, opts: LibcryptoAeadOptions = {}) {
     if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
@@ -37,23 +41,44 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
     this.noncePtr = ptr(this.scratch, 0);
     this.outlPtr = ptr(this.scratch, 12);
     this.shared = opts.sharedContext === true;
+    const usage = opts.usage ?? "both";
     const cipher = s.EVP_chacha20_poly1305() as Pointer | null;
-    const k = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
+    const k = this.keyBuf;
     k.set(key);
-    const enc = s.EVP_CIPHER_CTX_new() as Pointer | null;
-    const dec = this.shared ? enc : (s.EVP_CIPHER_CTX_new() as Pointer | null);
-    if (!enc || !dec) throw new CryptoError("EVP_CIPHER_CTX_new failed");
+    const enc = usage === "open" ? null : (s.EVP_CIPHER_CTX_new() as Pointer | null);
+    const dec = this.shared ? enc : usage === "seal" ? null : (s.EVP_CIPHER_CTX_new() as Pointer | null);
+    const ctxs = [enc, dec].filter((c, i, all): c is Pointer => c !== null && all.indexOf(c) === i);
+    if ((usage !== "open" && !enc) || (usage !== "seal" && !dec)) {
+      for (const c of ctxs) s.EVP_CIPHER_CTX_free(c);
+      throw new CryptoError("EVP_CIPHER_CTX_new failed");
+    }
     this.enc = enc;
     this.dec = dec;
-    const ctxs = this.shared ? [enc] : [enc, dec];
-    const ok1 = s.EVP_EncryptInit_ex(enc, cipher, null, ptr(k), null);
-    const ok2 = this.shared ? 1 : s.EVP_DecryptInit_ex(dec, cipher, null, ptr(k), null);
+    const ok1 = enc === null ? 1 : s.EVP_EncryptInit_ex(enc, cipher, null, ptr(k), null);
+    const ok2 = dec === null || this.shared ? 1 : s.EVP_DecryptInit_ex(dec, cipher, null, ptr(k), null);
     k.fill(0);
     if (ok1 !== 1 || ok2 !== 1) {
       for (const c of ctxs) s.EVP_CIPHER_CTX_free(c);
       throw new CryptoError("EVP_*Init_ex with the ChaCha20-Poly1305 key failed");
     }
     finalizer.register(this, { lib, ctxs }, this.token);
+  }
+
+  /**
+   * A new key on the same contexts (`*Init_ex(ctx, NULL, NULL, key, NULL)`): the handshake seals
+   * and opens each field under a fresh key, and creating and freeing a context per field cost
+   * more than the field's encryption. False when disposed or OpenSSL refuses.
+   */
+  rekey(key: Uint8Array): boolean {
+    if (this.disposed || key.length !== KEY_LENGTH) return false;
+    const s = this.lib.sym;
+    const k = this.keyBuf;
+    k.set(key);
+    const kp = ptr(k);
+    const ok1 = this.enc === null ? 1 : s.EVP_EncryptInit_ex(this.enc, null, null, kp, null);
+    const ok2 = this.dec === null || this.shared ? 1 : s.EVP_DecryptInit_ex(this.dec, null, null, kp, null);
+    k.fill(0);
+    return ok1 === 1 && ok2 === 1;
   }
 
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
@@ -68,9 +93,9 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
   }
 
   private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (this.disposed || (off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
-    const s = this.lib.sym;
     const ctx = this.enc;
+    if (this.disposed || ctx === null || (off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
+    const s = this.lib.sym;
     if (s.EVP_EncryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
     if (aad !== undefined && aad.length > 0 && s.EVP_EncryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
     const p = (ptr(buf) + off) as Pointer;
@@ -94,9 +119,9 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
   }
 
   private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (this.disposed || (off | 0) !== off || (len | 0) !== len || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
-    const s = this.lib.sym;
     const ctx = this.dec;
+    if (this.disposed || ctx === null || (off | 0) !== off || (len | 0) !== len || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
+    const s = this.lib.sym;
     const ctLen = len - TAG_LENGTH;
     if (s.EVP_DecryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
     if (aad !== undefined && aad.length > 0 && s.EVP_DecryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
@@ -113,8 +138,8 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
     this.disposed = true;
     finalizer.unregister(this.token);
     // EVP_CIPHER_CTX_free cleanses the key schedule inside the context.
-    this.lib.sym.EVP_CIPHER_CTX_free(this.enc);
-    if (!this.shared) this.lib.sym.EVP_CIPHER_CTX_free(this.dec);
+    if (this.enc !== null) this.lib.sym.EVP_CIPHER_CTX_free(this.enc);
+    if (this.dec !== null && !this.shared) this.lib.sym.EVP_CIPHER_CTX_free(this.dec);
   }
 
   private fail(buf: Uint8Array, off: number, ctLen: number): number {

@@ -23,6 +23,12 @@ export class LibsodiumAeadKey implements RawNonceAeadKey {
     this.noncePtr = ptr(this.mem, 32);
   }
 
+  rekey(key: Uint8Array): boolean {
+    if (this.disposed || key.length !== KEY_LENGTH) return false;
+    this.mem.set(key, 0);
+    return true;
+  }
+
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
     writeNonce(this.nonceView, counter);
     return this.sealCurrent(buf, off, len, aad);

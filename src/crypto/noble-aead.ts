@@ -26,6 +26,12 @@ export class NobleAeadKey implements RawNonceAeadKey {
     this.key.set(key);
   }
 
+  rekey(key: Uint8Array): boolean {
+    if (this.disposed || key.length !== 32) return false;
+    this.key.set(key);
+    return true;
+  }
+
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
     writeNonce(this.nonceView, counter);
     return this.sealCurrent(buf, off, len, aad);

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { CryptoError, requireLength } from "./errors.ts";
 import { randomBytes } from "./random.ts";
 
@@ -116,3 +116,83 @@ export function generateKeyPair(impl: X25519Impl): { privateKey: Uint8Array; pub
   privateKey[31] = (privateKey[31] & 127) | 64;
   return { privateKey, publicKey: impl.publicKey(privateKey) };
 }
+
+/**
+ * A private key prepared once for many Diffie-Hellman operations: node:crypto parses a PKCS#8
+ * key (and derives its public key) on every import, which cost more than the DH itself when the
+ * raw bytes were passed per call. Opaque outside src/crypto; `publicKey` is the raw 32 bytes.
+ */
+export interface X25519PrivateKey {
+  readonly publicKey: Uint8Array;
+  /** Drops the reference to the key material (node:crypto KeyObjects cannot be wiped). */
+  dispose(): void;
+}
+
+/** The prepared-key operations of one implementation. */
+export interface X25519KeyImpl {
+  importPrivate(raw: Uint8Array): X25519PrivateKey;
+  /** A fresh key pair (ephemerals): the public key comes with it. */
+  generate(): X25519PrivateKey;
+  /** Same contract as `sharedSecret`; a key from the other implementation is a CryptoError. */
+  sharedWith(key: X25519PrivateKey, publicKey: Uint8Array): Uint8Array;
+}
+
+class NodePrivateKey implements X25519PrivateKey {
+  constructor(public ko: KeyObject | null, readonly publicKey: Uint8Array) {}
+  dispose(): void {
+    this.ko = null;
+  }
+}
+
+class NoblePrivateKey implements X25519PrivateKey {
+  constructor(readonly raw: Uint8Array, readonly publicKey: Uint8Array) {}
+  dispose(): void {
+    this.raw.fill(0);
+  }
+}
+
+/** The raw public key at the end of an SPKI DER export. */
+function rawPublic(ko: KeyObject): Uint8Array {
+  const spki = ko.export({ format: "der", type: "spki" });
+  return new Uint8Array(spki.buffer.slice(spki.byteOffset + spki.length - 32, spki.byteOffset + spki.length));
+}
+
+export const nodeX25519Keys: X25519KeyImpl = {
+  importPrivate(raw) {
+    requireLength("X25519 private key", raw, 32);
+    const ko = privateKeyObject(raw);
+    return new NodePrivateKey(ko, rawPublic(createPublicKey(ko)));
+  },
+  generate() {
+    // One fixed-base scalar multiplication in BoringSSL; the SPKI export is a copy.
+    const { privateKey, publicKey } = generateKeyPairSync("x25519");
+    return new NodePrivateKey(privateKey, rawPublic(publicKey));
+  },
+  sharedWith(key, publicKey) {
+    if (!(key instanceof NodePrivateKey) || key.ko === null) throw new CryptoError("X25519 key is disposed or from another implementation");
+    requireLength("X25519 public key", publicKey, 32);
+    let out: Uint8Array;
+    try {
+      out = diffieHellman({ privateKey: key.ko, publicKey: publicKeyObject(publicKey) });
+    } catch {
+      throw new CryptoError(LOW_ORDER);
+    }
+    if (isZero(out)) throw new CryptoError(LOW_ORDER);
+    return new Uint8Array(out.buffer.slice(out.byteOffset, out.byteOffset + 32));
+  },
+};
+
+export const nobleX25519Keys: X25519KeyImpl = {
+  importPrivate(raw) {
+    requireLength("X25519 private key", raw, 32);
+    return new NoblePrivateKey(raw.slice(), nobleX25519.publicKey(raw));
+  },
+  generate() {
+    const { privateKey, publicKey } = generateKeyPair(nobleX25519);
+    return new NoblePrivateKey(privateKey, publicKey);
+  },
+  sharedWith(key, publicKey) {
+    if (!(key instanceof NoblePrivateKey)) throw new CryptoError("X25519 key is from another implementation");
+    return nobleX25519.sharedSecret(key.raw, publicKey);
+  },
+};

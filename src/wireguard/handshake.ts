@@ -1,4 +1,14 @@
-import { aeadKey, blake2s, hkdf, x25519, x25519GenerateKeyPair, x25519PublicKey } from "../crypto/index.ts";
+import {
+  aeadOpenOnce,
+  aeadSealOnce,
+  blake2s,
+  hkdf,
+  prepareChainingKey,
+  x25519GenerateEphemeral,
+  x25519PrivateKey,
+  x25519With,
+  type X25519PrivateKey,
+} from "../crypto/index.ts";
 import {
   CONSTRUCTION,
   IDENTIFIER,
@@ -23,6 +33,8 @@ const EMPTY = new Uint8Array(0);
 /** C_0 = HASH(CONSTRUCTION), H_0 = HASH(C_0 || IDENTIFIER): the same for every handshake. */
 export const INITIAL_CHAINING_KEY = blake2s(encoder.encode(CONSTRUCTION));
 const INITIAL_HASH = blake2s([INITIAL_CHAINING_KEY, encoder.encode(IDENTIFIER)]);
+/** C_0 with its HMAC pads compressed once: every handshake's first KDF starts from it. */
+const C0 = prepareChainingKey(INITIAL_CHAINING_KEY);
 
 /** H_0 mixed with the responder's static public key, computed once per key. */
 export function responderInitialHash(responderPublicKey: Uint8Array): Uint8Array {
@@ -34,9 +46,12 @@ export class LocalStatic {
   readonly publicKey: Uint8Array;
   /** H after mixing our public key: the start of every initiation sent to us. */
   readonly initialHash: Uint8Array;
+  /** The private key parsed once for every DH (node:crypto re-parsing it per DH cost ~40 µs). */
+  readonly key: X25519PrivateKey;
 
   constructor(readonly privateKey: Uint8Array) {
-    this.publicKey = x25519PublicKey(privateKey);
+    this.key = x25519PrivateKey(privateKey);
+    this.publicKey = this.key.publicKey;
     this.initialHash = responderInitialHash(this.publicKey);
   }
 }
@@ -50,7 +65,7 @@ export class PeerStatic {
 
   constructor(readonly local: LocalStatic, readonly peerPublicKey: Uint8Array, psk: Uint8Array | null) {
     this.peerInitialHash = responderInitialHash(peerPublicKey);
-    this.staticShared = dh(local.privateKey, peerPublicKey);
+    this.staticShared = dh(local.key, peerPublicKey);
     this.psk = psk ? psk.slice() : new Uint8Array(KEY_LEN);
   }
 }
@@ -58,7 +73,7 @@ export class PeerStatic {
 /** What the initiator keeps between sending message 1 and receiving message 2. */
 export interface InitiatorState {
   localIndex: number;
-  ephemeralPrivate: Uint8Array;
+  ephemeralPrivate: X25519PrivateKey;
   chainingKey: Uint8Array;
   hash: Uint8Array;
 }
@@ -79,9 +94,9 @@ export interface TransportKeys {
   receive: Uint8Array;
 }
 
-function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+function dh(privateKey: X25519PrivateKey, publicKey: Uint8Array): Uint8Array | null {
   try {
-    return x25519(privateKey, publicKey);
+    return x25519With(privateKey, publicKey);
   } catch {
     // A low-order public key yields an all-zero secret; WireGuard must refuse it.
     return null;
@@ -94,36 +109,26 @@ function mixHash(h: Uint8Array, data: Uint8Array): Uint8Array {
 
 /** AEAD(k, 0, plaintext, aad) in place at buf[off, off+len) plus tag; one key per message. */
 function seal(key: Uint8Array, buf: Uint8Array, off: number, len: number, aad: Uint8Array): boolean {
-  const k = aeadKey(key);
-  try {
-    return k.seal(0, buf, off, len, aad) === len + TAG_LEN;
-  } finally {
-    k.dispose();
-  }
+  return aeadSealOnce(key, 0, buf, off, len, aad) === len + TAG_LEN;
 }
 
 /** Decrypts a copy of buf[off, off+len+16) and returns the plaintext, or null. */
 function open(key: Uint8Array, buf: Uint8Array, off: number, len: number, aad: Uint8Array): Uint8Array | null {
   const copy = buf.slice(off, off + len + TAG_LEN);
-  const k = aeadKey(key);
-  try {
-    return k.open(0, copy, 0, copy.length, aad) === len ? copy.subarray(0, len) : null;
-  } finally {
-    k.dispose();
-  }
+  return aeadOpenOnce(key, 0, copy, 0, copy.length, aad) === len ? copy.subarray(0, len) : null;
 }
 
 /** Writes message 1 (all but the MACs) into out[0, 116) and returns the initiator state, or null. */
 export function writeInitiation(peer: PeerStatic, localIndex: number, timestamp: Uint8Array, out: Uint8Array): InitiatorState | null {
   if (peer.staticShared === null) return null;
-  const eph = x25519GenerateKeyPair();
-  let ck = hkdf(INITIAL_CHAINING_KEY, eph.publicKey, 1)[0];
+  const eph = x25519GenerateEphemeral();
+  let ck = hkdf(C0, eph.publicKey, 1)[0];
   let h = mixHash(peer.peerInitialHash, eph.publicKey);
   writeHeader(out, MESSAGE_HANDSHAKE_INITIATION);
   writeU32(out, Initiation.sender, localIndex);
   out.set(eph.publicKey, Initiation.ephemeral);
 
-  const es = dh(eph.privateKey, peer.peerPublicKey);
+  const es = dh(eph, peer.peerPublicKey);
   if (es === null) return null;
   let [ck1, k] = hkdf(ck, es, 2);
   ck = ck1;
@@ -138,7 +143,7 @@ export function writeInitiation(peer: PeerStatic, localIndex: number, timestamp:
   h = mixHash(h, out.subarray(Initiation.encryptedTimestamp, Initiation.encryptedTimestamp + TIMESTAMP_LEN + TAG_LEN));
   k.fill(0);
   es.fill(0);
-  return { localIndex, ephemeralPrivate: eph.privateKey, chainingKey: ck, hash: h };
+  return { localIndex, ephemeralPrivate: eph, chainingKey: ck, hash: h };
 }
 
 /**
@@ -147,9 +152,9 @@ export function writeInitiation(peer: PeerStatic, localIndex: number, timestamp:
  */
 export function consumeInitiationStatic(local: LocalStatic, msg: Uint8Array): ConsumedInitiation | null {
   const peerEphemeral = msg.slice(Initiation.ephemeral, Initiation.ephemeral + KEY_LEN);
-  let ck = hkdf(INITIAL_CHAINING_KEY, peerEphemeral, 1)[0];
+  let ck = hkdf(C0, peerEphemeral, 1)[0];
   let h = mixHash(local.initialHash, peerEphemeral);
-  const es = dh(local.privateKey, peerEphemeral);
+  const es = dh(local.key, peerEphemeral);
   if (es === null) return null;
   const [ck1, k] = hkdf(ck, es, 2);
   ck = ck1;
@@ -182,16 +187,16 @@ export function consumeInitiationTimestamp(peer: PeerStatic, c: ConsumedInitiati
 
 /** Writes message 2 (all but the MACs) into out[0, 60) and returns the responder's transport keys. */
 export function writeResponse(peer: PeerStatic, c: ConsumedInitiation, localIndex: number, out: Uint8Array): TransportKeys | null {
-  const eph = x25519GenerateKeyPair();
+  const eph = x25519GenerateEphemeral();
   writeHeader(out, MESSAGE_HANDSHAKE_RESPONSE);
   writeU32(out, Response.sender, localIndex);
   writeU32(out, Response.receiver, c.senderIndex);
   out.set(eph.publicKey, Response.ephemeral);
   let ck = hkdf(c.chainingKey, eph.publicKey, 1)[0];
   let h = mixHash(c.hash, eph.publicKey);
-  const ee = dh(eph.privateKey, c.peerEphemeral);
-  const se = dh(eph.privateKey, c.peerStatic);
-  eph.privateKey.fill(0);
+  const ee = dh(eph, c.peerEphemeral);
+  const se = dh(eph, c.peerStatic);
+  eph.dispose();
   if (ee === null || se === null) return null;
   ck = hkdf(ck, ee, 1)[0];
   ck = hkdf(ck, se, 1)[0];
@@ -211,7 +216,7 @@ export function consumeResponse(peer: PeerStatic, state: InitiatorState, msg: Ui
   let ck = hkdf(state.chainingKey, peerEphemeral, 1)[0];
   let h = mixHash(state.hash, peerEphemeral);
   const ee = dh(state.ephemeralPrivate, peerEphemeral);
-  const se = dh(peer.local.privateKey, peerEphemeral);
+  const se = dh(peer.local.key, peerEphemeral);
   if (ee === null || se === null) return null;
   ck = hkdf(ck, ee, 1)[0];
   ck = hkdf(ck, se, 1)[0];
@@ -231,7 +236,7 @@ export function consumeResponse(peer: PeerStatic, state: InitiatorState, msg: Ui
 
 /** Wipes an initiator state that will not be used again. */
 export function wipeInitiator(state: InitiatorState): void {
-  state.ephemeralPrivate.fill(0);
+  state.ephemeralPrivate.dispose();
   state.chainingKey.fill(0);
 }
 

@@ -30,8 +30,9 @@ export class Session {
     /** Creation order across the tunnel, to tell which of two sessions is newer. */
     readonly generation: number,
   ) {
-    this.sender = aeadKey(keys.send);
-    this.receiver = aeadKey(keys.receive);
+    // Each key is used in one direction only: half the native set-up of a "both" key.
+    this.sender = aeadKey(keys.send, "seal");
+    this.receiver = aeadKey(keys.receive, "open");
     keys.send.fill(0);
     keys.receive.fill(0);
   }
