@@ -147,7 +147,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
     while (from < batch.count) {
       const built = this.buildSend(batch, action, from);
       if (built.msgs === 0) break;
-      const r = this.sendBuilt(built.msgs, batch);
+      const r = this.sendBuilt(built.msgs);
       sent += r;
       from = built.next;
     }
@@ -272,7 +272,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
   }
 
   /** Sends the built messages, skipping (and counting) any the kernel rejects. */
-  private sendBuilt(msgs: number, batch: PacketBatch): number {
+  private sendBuilt(msgs: number): number {
     let done = 0;
     let datagrams = 0;
     while (done < msgs) {
@@ -291,7 +291,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       if (this.gsoEnabled && this.groupSegs[done]! > 1 && (e === EIO || e === EINVAL || e === EOPNOTSUPP)) {
         log.warn("UDP GSO refused by the kernel; sending datagrams one by one from now on", { error: errnoName(e) });
         this.gsoEnabled = false;
-        datagrams += this.resendWithoutGso(done, msgs, batch);
+        datagrams += this.resendWithoutGso(done, msgs);
         break;
       }
       // EAGAIN/ENOBUFS: the socket buffer is full; the rest of this batch is dropped, like a
@@ -307,8 +307,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
   }
 
   /** After GSO was refused: the same iovecs as single datagrams, one mmsghdr each. */
-  private resendWithoutGso(from: number, msgs: number, batch: PacketBatch): number {
-    void batch;
+  private resendWithoutGso(from: number, msgs: number): number {
     const m = this.sendU32;
     const flat = pinned(64 * GSO_MAX_SEGMENTS);
     const f = new Uint32Array(flat.buffer);
