@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { hostname } from "node:os";
 import { RelayDriver } from "../io/relay-driver.ts";
 import { logger } from "../log/index.ts";
 import {
@@ -8,13 +9,19 @@ import {
   DEFAULT_MIN_PORT,
 } from "../relay/constants.ts";
 import { generateSecret } from "../relay/credentials.ts";
+import type { ChannelError } from "../portal/channel.ts";
+import { PortalPresence } from "../relay/portal-presence.ts";
 import { RelayServer } from "../relay/server.ts";
 import { parseIpv4, parseIpv6 } from "../stun/index.ts";
 import { loggingArgs } from "./common-args.ts";
 import { CliError, EXIT_OK, UsageError } from "./exit.ts";
 import { setupLogging } from "./setup-logging.ts";
+import { VERSION } from "./version.ts";
 
 const log = logger("relay::cli");
+
+/** How long SIGTERM waits for the portal to answer phx_leave before closing the socket anyway. */
+export const LEAVE_TIMEOUT_MS = 2_000;
 
 export default defineCommand({
   meta: {
@@ -48,7 +55,24 @@ export default defineCommand({
       type: "string",
       valueHint: "SECRET",
       description:
-        "Shared secret the portal derives TURN credentials from (default: $FIREZONE_RELAY_SECRET; without either, a random one is generated and printed once on stdout)",
+        "Shared secret the portal derives TURN credentials from (default: $FIREZONE_RELAY_SECRET; without either, a random one is generated, " +
+        "and printed once on stdout unless --portal hands it over)",
+    },
+    portal: {
+      type: "string",
+      valueHint: "URL",
+      description:
+        "Portal API URL (http, https, ws, wss): join it as a relay with --token, hand it the secret, stay listed while running (default: $FIREZONE_API_URL)",
+    },
+    token: {
+      type: "string",
+      valueHint: "TOKEN",
+      description: "Relay token issued by the portal (default: $FIREZONE_TOKEN, which keeps it out of the process list)",
+    },
+    name: {
+      type: "string",
+      valueHint: "NAME",
+      description: "Name the portal shows for this relay (default: $FIREZONE_NAME or the host name)",
     },
     "max-allocations-per-ip": {
       type: "string",
@@ -60,8 +84,9 @@ export default defineCommand({
   async run({ args }) {
     const config = relayConfig(args as Readonly<Record<string, unknown>>, process.env);
     const logging = setupLogging({ role: "relay", logLevel: args["log-level"], logDir: args["log-dir"] });
-    if (config.secretGenerated) {
-      // Printed exactly once so it can be given to the portal; it is never logged.
+    if (config.secretGenerated && !config.portal) {
+      // Printed exactly once so it can be given to the portal; it is never logged. With --portal
+      // the relay hands it over itself and it is shown nowhere.
       process.stdout.write(`FIREZONE_RELAY_SECRET=${config.secret}\n`);
     }
     const server = new RelayServer({
@@ -85,22 +110,72 @@ export default defineCommand({
       public_ipv6: config.publicIpv6 ?? null,
       ports: `${config.minPort}-${config.maxPort}`,
     });
-    await new Promise<void>((resolve) => {
+    const presence = config.portal
+      ? new PortalPresence({
+          apiUrl: config.portal.url,
+          token: config.portal.token,
+          name: config.portal.name,
+          port: driver.port,
+          publicIpv4: config.publicIpv4,
+          publicIpv6: config.publicIpv6,
+          secret: config.secret,
+          userAgent: `firezone-relay/${VERSION} (bun ${Bun.version}; ${process.platform})`,
+        })
+      : undefined;
+    if (presence) {
+      log.info("joining the portal", { url: presence.socketUrl });
+      presence.start();
+    }
+    const refused = await new Promise<ChannelError | undefined>((resolve) => {
+      let stopping = false;
       const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
         process.off("SIGINT", onInt);
         process.off("SIGTERM", onTerm);
         log.info("shutting down", { signal });
-        void driver.stop().then(resolve);
+        // Leave the portal first, so clients stop being offered this relay before it goes.
+        void leavePortal(presence)
+          .then(() => driver.stop())
+          .then(() => resolve(undefined));
       };
       const onInt = () => stop("SIGINT");
       const onTerm = () => stop("SIGTERM");
       process.on("SIGINT", onInt);
       process.on("SIGTERM", onTerm);
+      void presence?.done().then((error) => {
+        if (!error || stopping) return;
+        stopping = true;
+        process.off("SIGINT", onInt);
+        process.off("SIGTERM", onTerm);
+        void driver.stop().then(() => resolve(error));
+      });
     });
     logging.close();
+    if (refused) throw new CliError(`portal ${config.portal!.url}: ${portalFailure(refused)}`);
     return EXIT_OK;
   },
 });
+
+/** The one line a relay operator reads when the portal ends the relay's presence for good. */
+function portalFailure(error: ChannelError): string {
+  switch (error.kind) {
+    case "invalid_token":
+      return "the portal refused the relay token (unknown, revoked or expired); issue a new one";
+    case "token_expired":
+      return "the portal says the relay token expired; issue a new one";
+    default:
+      return error.message;
+  }
+}
+
+async function leavePortal(presence: PortalPresence | undefined): Promise<void> {
+  if (!presence) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([presence.leave(), new Promise<void>((resolve) => (timer = setTimeout(resolve, LEAVE_TIMEOUT_MS)))]);
+  clearTimeout(timer);
+  presence.stop();
+}
 
 export interface RelayConfig {
   listenIpv4?: string;
@@ -113,6 +188,8 @@ export interface RelayConfig {
   secret: string;
   secretGenerated: boolean;
   maxAllocationsPerIp: number;
+  /** Set when the relay joins a portal (--portal/--token or FIREZONE_API_URL/FIREZONE_TOKEN). */
+  portal?: { url: string; token: string; name: string };
 }
 
 /** Flags and environment → a checked configuration; every problem is a UsageError (exit 2). */
@@ -172,6 +249,7 @@ export function relayConfig(
     if (!/^[0-9]+$/.test(maxText) || Number(maxText) < 1) throw new UsageError(`invalid --max-allocations-per-ip "${maxText}": expected a positive integer`);
     maxAllocationsPerIp = Number(maxText);
   }
+  const portal = portalConfig(str("portal"), str("token"), str("name"), env);
   return {
     listenIpv4: effective4 ? listenIpv4 : undefined,
     listenIpv6: effective6 ? listenIpv6 : undefined,
@@ -183,7 +261,41 @@ export function relayConfig(
     secret: given ?? generateSecret(),
     secretGenerated: given === undefined,
     maxAllocationsPerIp,
+    ...(portal ? { portal } : {}),
   };
+}
+
+/**
+ * The portal connection from flags or Firezone's environment variables. A token names the portal
+ * to use, so a token without a URL is an error (we never fall back to Firezone's public portal);
+ * a URL alone in the environment (shared with other commands) means "no portal".
+ */
+function portalConfig(
+  urlFlag: string | undefined,
+  tokenFlag: string | undefined,
+  nameFlag: string | undefined,
+  env: Record<string, string | undefined>,
+): RelayConfig["portal"] {
+  const token = tokenFlag ?? (env.FIREZONE_TOKEN || undefined);
+  const url = urlFlag ?? (env.FIREZONE_API_URL || undefined);
+  if (token === undefined) {
+    if (urlFlag !== undefined) throw new UsageError("--portal needs a relay token: give --token or set FIREZONE_TOKEN");
+    if (nameFlag !== undefined) throw new UsageError("--name is only used with --portal and --token");
+    return undefined;
+  }
+  if (url === undefined) throw new UsageError("a relay token needs the portal's URL: give --portal URL or set FIREZONE_API_URL");
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`invalid --portal "${url}": expected a URL such as ws://127.0.0.1:8080`);
+  }
+  if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
+    throw new UsageError(`invalid --portal "${url}": the scheme must be http, https, ws or wss`);
+  }
+  if (/\s/.test(token.trim()) || token.trim() === "") throw new UsageError("the relay token must not contain whitespace");
+  const name = (nameFlag ?? (env.FIREZONE_NAME || undefined) ?? hostname()).slice(0, 255);
+  return { url, token: token.trim(), name };
 }
 
 function portArg(flag: string, text: string | undefined, fallback: number): number {
