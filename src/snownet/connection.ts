@@ -4,7 +4,7 @@ import type { IceConfig } from "../ice/config.ts";
 import type { SocketAddress } from "../stun/index.ts";
 import type { Allocation } from "../turn/index.ts";
 import type { Tunnel } from "../wireguard/index.ts";
-import { CANDIDATE_TIMEOUT, DISCONNECT_TIMEOUT, MAX_IDLE } from "./constants.ts";
+import { CANDIDATE_TIMEOUT, DISCONNECT_TIMEOUT, MAX_IDLE, RESPONDER_CONFIRMATION_GRACE } from "./constants.ts";
 import { PacketBuffer } from "./packet-buffer.ts";
 import type { ConnectionParams, ConnectionState, FailureReason, PathKind } from "./types.ts";
 
@@ -25,6 +25,8 @@ export class Connection<TId, RId> {
   /** Handshake done and a path nominated; ConnectionEstablished was emitted. */
   established = false;
   path: Path | undefined;
+  /** When the current path was first nominated (after having none). */
+  pathSince = -Infinity;
   /** The relay whose relayed candidates this connection uses (sampled by RTT). */
   relay: RId | undefined;
   /** Remote candidates as signalled, for re-binding channels when the relay changes. */
@@ -49,6 +51,16 @@ export class Connection<TId, RId> {
     readonly idleConfig: IceConfig,
   ) {
     this.lastActivity = createdAt;
+  }
+
+  /**
+   * Whether packets go to WireGuard now rather than into the connecting buffer: once a path is
+   * nominated on the controlling side (its tunnel queues them behind its initiation), and on the
+   * controlled side once established or when the client's handshake stayed unconfirmed too long.
+   */
+  sendsToTunnel(now: number): boolean {
+    if (this.path === undefined) return false;
+    return this.established || this.params.controlling || now >= this.pathSince + RESPONDER_CONFIRMATION_GRACE;
   }
 
   /** Same keys, credentials and role: an upsert keeps this connection. */
@@ -90,6 +102,9 @@ export class Connection<TId, RId> {
     if (this.remoteCandidates.length === 0 && !this.established) consider(this.createdAt + CANDIDATE_TIMEOUT, "no remote candidate yet");
     if (this.disconnectedSince !== undefined) consider(this.disconnectedSince + DISCONNECT_TIMEOUT, "ICE disconnected");
     if (this.state === "connected") consider(this.lastActivity + MAX_IDLE, "connection idle");
+    if (this.path && !this.established && !this.params.controlling && this.buffer.length > 0) {
+      consider(this.pathSince + RESPONDER_CONFIRMATION_GRACE, "handshake unconfirmed, hand buffer to WireGuard");
+    }
     return best;
   }
 

@@ -29,3 +29,9 @@ export const RELAY_RTT_MIN_MAD = 2;
 export const MAX_DATAGRAM = 65_535;
 /** ChannelData header room kept in front of every WireGuard datagram we build. */
 export const CHANNEL_DATA_HEADROOM = 4;
+/**
+ * The controlled side holds packets this long after nomination waiting for the client's handshake
+ * to be confirmed; after that they go to WireGuard, which then initiates a handshake of its own
+ * (the client's key confirmation may have been lost and the client may have nothing to send).
+ */
+export const RESPONDER_CONFIRMATION_GRACE = 5_000;

@@ -343,7 +343,10 @@ export class Node<TId, RId> {
 
   /**
    * Encrypts one IP packet for peer `id`. Established: returns `transmit` with the datagram in a
-   * reused buffer (no allocation). Connecting: the packet is buffered (≤128) → `still-connecting`.
+   * reused buffer (no allocation). Before a path is nominated (and, on the controlled side, for up
+   * to 5 s while the client's handshake is unconfirmed) the packet is buffered (≤128) →
+   * `still-connecting`. After that WireGuard holds it while it handshakes: `still-connecting`, or
+   * `transmit` carrying the handshake initiation.
    */
   encapsulate(id: TId, packet: Uint8Array, now: number): EncapsulateResult {
     this.lastNow = now;
@@ -355,12 +358,13 @@ export class Node<TId, RId> {
       return res;
     }
     conn.resume(now);
-    if (!conn.established || !conn.path) {
+    if (!conn.sendsToTunnel(now) || !conn.path) {
       if (conn.buffer.length >= conn.buffer.capacity) this.drop("buffer-overwritten");
       conn.buffer.push(packet);
       res.status = "still-connecting";
       return res;
     }
+    if (conn.buffer.length > 0) this.flushBuffer(conn, now);
     const r = conn.tunnel.encapsulate(packet, this.wgOut, now);
     if (r.action !== TunnAction.WriteToNetwork) {
       if (r.action === TunnAction.Dropped) this.drop(`wireguard-${DropReason[r.reason]}`);
@@ -650,21 +654,25 @@ export class Node<TId, RId> {
       log.debug("connection established", { connection: String(conn.id), path: conn.path.kind });
       this.emit({ type: "connection-established", connection: conn.id, path: conn.path.kind, local: conn.path.local, remote: conn.path.remote });
     }
-    // Flushed on establishment, and again when a path comes back after its relay went away.
-    if (conn.established && conn.path && conn.buffer.length > 0) {
-      for (const packet of conn.buffer.drain()) {
-        const r = conn.tunnel.encapsulate(packet, this.wgOut, now);
-        this.sendTunnelResult(conn, r, now);
-      }
-      this.drainTunnel(conn, now);
-    }
+    // Flushed when WireGuard may have the packets: on nomination (client), on establishment, and
+    // again when a path comes back after its relay went away.
+    if (conn.buffer.length > 0 && conn.sendsToTunnel(now)) this.flushBuffer(conn, now);
     return true;
+  }
+
+  private flushBuffer(conn: Connection<TId, RId>, now: number): void {
+    for (const packet of conn.buffer.drain()) {
+      const r = conn.tunnel.encapsulate(packet, this.wgOut, now);
+      this.sendTunnelResult(conn, r, now);
+    }
+    this.drainTunnel(conn, now);
   }
 
   private onNominated(conn: Connection<TId, RId>, e: Extract<IceEvent, { type: "nominated" }>, now: number): void {
     const allocation = this.allocationForRelayed(e.source);
     const theirsRelayed = e.remoteKind === "relay";
     const kind: PathKind = allocation ? (theirsRelayed ? "relay-to-relay" : "relay-to-peer") : theirsRelayed ? "peer-to-relay" : "peer-to-peer";
+    if (conn.path === undefined) conn.pathSince = now;
     conn.path = { kind, local: e.source, remote: e.destination, allocation };
     log.debug("path nominated", { connection: String(conn.id), kind, local: e.source, remote: e.destination });
     if (conn.params.controlling && !conn.tunnel.hasSession(now) && conn.lastInitiationAt === -Infinity) {

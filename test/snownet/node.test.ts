@@ -282,6 +282,29 @@ describe("buffer while connecting", () => {
     expect(a.inbox.map((x) => text(x.packet))).toEqual(["early"]);
     expect(b.node.connection("client")!.initiationsSent).toBe(0);
   });
+
+  test("the client's key confirmation is lost and it has nothing to send: the gateway's packets still get through", () => {
+    const { wire, a, b } = pair();
+    // Drop the first WireGuard keepalive from the client (the confirmation of its handshake).
+    let dropped = 0;
+    wire.dropPayload = (p) => {
+      if (dropped === 0 && p.length === 32 && p[0] === 4) {
+        dropped++;
+        return true;
+      }
+      return false;
+    };
+    expect(wire.runUntil(() => established(a, "gw"), 5_000)).toBe(true);
+    wire.runFor(100);
+    expect(dropped).toBe(1);
+    expect(established(b, "client")).toBe(false);
+    expect(b.node.encapsulate("client", ipv4("from the gateway"), wire.now).status).toBe("still-connecting");
+    expect(wire.runUntil(() => a.inbox.length > 0, 10_000)).toBe(true);
+    expect(a.inbox.map((x) => text(x.packet))).toEqual(["from the gateway"]);
+    expect(established(b, "client")).toBe(true);
+    expect(b.node.connection("client")!.initiationsSent).toBe(1);
+    expect(roundTrip(wire, b, "client", a, "and again")).toEqual(["and again"]);
+  });
 });
 
 describe("failure and idling", () => {
