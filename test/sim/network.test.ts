@@ -143,6 +143,42 @@ describe("links", () => {
     expect(sim.net.stats.dropped["link-down"]).toBe(1);
   });
 
+  test("taking a link down loses what is on the wire to and from it", () => {
+    const sim = new Sim({ seed: 9 });
+    const a = sim.net.addHost("a", "203.0.113.1", { link: { latency: 50 } });
+    const b = sim.net.addHost("b", "203.0.113.2", { link: { latency: 50 } });
+    const c = sim.net.addHost("c", "203.0.113.3", { link: { latency: 50 } });
+    const bIn = inbox(b, A("203.0.113.2", 1));
+    const cIn = inbox(c, A("203.0.113.3", 1));
+    const toB = a.send(A("203.0.113.1", 1), A("203.0.113.2", 1), new Uint8Array(1));
+    a.send(A("203.0.113.1", 1), A("203.0.113.3", 1), new Uint8Array(1));
+    sim.runFor(10);
+    sim.net.setLink(b.interfaces[0]!, false);
+    sim.runFor(200);
+    expect(bIn.length).toBe(0);
+    expect(cIn.length).toBe(1);
+    expect(sim.net.lost.get(toB)).toBe("link-down");
+  });
+
+  test("a host with two interfaces sends from each into its own network", () => {
+    const sim = new Sim({ seed: 8 });
+    const nat = sim.net.addNat("nat", "port-restricted", "198.51.100.1");
+    const h = sim.net.addHost("multi", "203.0.113.5");
+    sim.net.addInterface(h, "10.0.0.5", { realm: nat.inside });
+    const lanPeer = sim.net.addHost("lan", "10.0.0.6", { realm: nat.inside });
+    const s = sim.net.addHost("s", "203.0.113.1");
+    const sIn = inbox(s, A("203.0.113.1", 1));
+    const lanIn = inbox(lanPeer, A("10.0.0.6", 1));
+    h.send(A("203.0.113.5", 9), A("203.0.113.1", 1), new Uint8Array(1));
+    h.send(A("10.0.0.5", 9), A("203.0.113.1", 1), new Uint8Array(1));
+    h.send(A("10.0.0.5", 9), A("10.0.0.6", 1), new Uint8Array(1));
+    h.send(A("192.168.1.1", 9), A("203.0.113.1", 1), new Uint8Array(1));
+    sim.runFor(100);
+    expect(sIn.map((d) => d.src.ip).sort()).toEqual(["198.51.100.1", "203.0.113.5"]);
+    expect(lanIn.map((d) => d.src)).toEqual([A("10.0.0.5", 9)]);
+    expect(sim.net.stats.dropped["no-interface"]).toBe(1);
+  });
+
   test("partition cuts both ways between two groups only; roaming moves the sockets", () => {
     const sim = new Sim({ seed: 7 });
     const a = sim.net.addHost("a", "203.0.113.1");
