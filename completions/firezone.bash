@@ -13,7 +13,7 @@ _firezone_flags() {
     'status') echo '--help -h' ;;
     'logs') echo '--help -h --follow -f --level --since --until --grep --target --tail -n --json --local --color --no-color' ;;
     'gateway') echo '--help -h' ;;
-    'relay') echo '--help -h --listen --port --public-ipv4 --public-ipv6 --min-port --max-port --secret --max-allocations-per-ip --log-level --log-dir' ;;
+    'relay') echo '--help -h --listen --port --public-ipv4 --public-ipv6 --min-port --max-port --secret --portal --token --name --max-allocations-per-ip --log-level --log-dir' ;;
     'portal') echo '--help -h --db --config --listen --port --authorization-timeout --log-level --log-dir' ;;
     'admin') echo '--help -h' ;;
     'admin online') echo '--help -h --url --token --json' ;;
@@ -34,7 +34,7 @@ _firezone_flags() {
 _firezone_value_flags() {
   case "$1" in
     'logs') echo '--level --since --until --grep --target --tail -n' ;;
-    'relay') echo '--listen --port --public-ipv4 --public-ipv6 --min-port --max-port --secret --max-allocations-per-ip --log-level --log-dir' ;;
+    'relay') echo '--listen --port --public-ipv4 --public-ipv6 --min-port --max-port --secret --portal --token --name --max-allocations-per-ip --log-level --log-dir' ;;
     'portal') echo '--db --config --listen --port --authorization-timeout --log-level --log-dir' ;;
     'admin online') echo '--url --token' ;;
     'admin list') echo '--url --token' ;;
@@ -66,6 +66,9 @@ _firezone_flag_values() {
     'relay|--min-port') echo '' ;;
     'relay|--max-port') echo '' ;;
     'relay|--secret') echo '' ;;
+    'relay|--portal') echo '' ;;
+    'relay|--token') echo '' ;;
+    'relay|--name') echo '' ;;
     'relay|--max-allocations-per-ip') echo '' ;;
     'relay|--log-level') echo '' ;;
     'relay|--log-dir') echo '__dir' ;;
