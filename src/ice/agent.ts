@@ -381,8 +381,12 @@ export class IceAgent {
     if (!pair) pair = this.formPair(localIdx, remoteIdx);
     if (pair) {
       pair.remoteRequest(now);
-      if (!this.controlling && useCandidate && pair.nomination === "none") pair.nomination = "nominated";
-      this.evaluateNomination();
+      let fresh: CandidatePair | undefined;
+      if (!this.controlling && useCandidate && pair.nomination === "none") {
+        pair.nomination = "nominated";
+        fresh = pair;
+      }
+      this.evaluateNomination(fresh);
     }
 
     const reply = new MessageBuilder(METHOD_BINDING, "success", msg.transactionId)
@@ -520,15 +524,19 @@ export class IceAgent {
    * Controlling: nominate the best succeeded pair (again, when a better one succeeds later).
    * Controlled: follow the best pair the peer nominated with USE-CANDIDATE.
    */
-  private evaluateNomination(): void {
+  private evaluateNomination(fresh?: CandidatePair): void {
     let best: CandidatePair | undefined;
     for (const p of this.pairs) {
       const eligible = this.controlling ? p.state === "succeeded" : p.nomination !== "none";
       if (eligible && (!best || p.priority > best.priority)) best = p;
     }
     if (!best) return;
+    // Controlled: the peer nominating a new pair as good as the best means it moved there (its NAT
+    // rebound, so the same checks now arrive from a new peer-reflexive mapping): follow it.
+    const follow = fresh !== undefined && !this.controlling && fresh.priority >= best.priority;
+    if (follow) best = fresh;
     const current = this.pairs.find((p) => p.id === this.nominatedId);
-    if (current && current.priority === best.priority) return;
+    if (current && (current === best || (current.priority === best.priority && !follow))) return;
     if (this.controlling && best.nomination === "none") best.nomination = "nominating";
     this.nominatedId = best.id;
     const l = this.locals[best.localIndex]!;

@@ -38,7 +38,45 @@ interface InFlight {
   payload: Uint8Array;
 }
 
+/**
+ * A symmetric NAT in front of one socket: every destination gets its own public port, and only
+ * that destination may answer on it. `reboot()` forgets every mapping (a router restart).
+ */
+export class SymmetricNat {
+  private nextPort = 40_000;
+  private readonly out = new Map<string, number>();
+  private readonly back = new Map<number, { dst: SocketAddress }>();
+
+  constructor(
+    readonly inside: SocketAddress,
+    readonly publicIp: string,
+  ) {}
+
+  outbound(dst: SocketAddress): SocketAddress {
+    const k = addressKey(dst);
+    let port = this.out.get(k);
+    if (port === undefined) {
+      port = this.nextPort++;
+      this.out.set(k, port);
+      this.back.set(port, { dst });
+    }
+    return addr(this.publicIp, port);
+  }
+
+  inbound(publicPort: number, from: SocketAddress): SocketAddress | undefined {
+    const m = this.back.get(publicPort);
+    return m && sameAddress(m.dst, from) ? this.inside : undefined;
+  }
+
+  reboot(): void {
+    this.out.clear();
+    this.back.clear();
+    this.nextPort += 1000;
+  }
+}
+
 export class Wire {
+  nat: SymmetricNat | undefined;
   now = T0;
   latency = 5;
   readonly peers: Peer[] = [];
@@ -185,11 +223,20 @@ export class Wire {
       this.droppedByWire++;
       return;
     }
+    if (this.nat && sameAddress(from, this.nat.inside)) from = this.nat.outbound(to);
     this.queue.push({ at: this.now + this.latency, from, to, payload });
   }
 
   private deliver(m: InFlight): void {
     this.delivered++;
+    if (this.nat && m.to.ip === this.nat.publicIp) {
+      const inside = this.nat.inbound(m.to.port, m.from);
+      if (!inside) {
+        this.droppedByWire++;
+        return;
+      }
+      m = { ...m, to: inside };
+    }
     const relayByListen = this.relays.find((r) => sameAddress(r.listen, m.to) || (r.listen6 !== undefined && sameAddress(r.listen6, m.to)));
     if (relayByListen) {
       const r = relayByListen;
@@ -261,10 +308,11 @@ const PSK = new Uint8Array(32).fill(7);
  * The usual setup: client A and gateway B, each with relays `relayIds` known, connected to each
  * other through signalling. Returns the wire and both peers, allocations done, connections upserted.
  */
-export function pair(opts: { relays?: string[]; blockDirect?: boolean; upsert?: boolean; ipv6?: boolean } = {}) {
+export function pair(opts: { relays?: string[]; blockDirect?: boolean; upsert?: boolean; ipv6?: boolean; natA?: boolean } = {}) {
   const wire = new Wire();
   const a = wire.addPeer("A", opts.ipv6 ? "2001:db8:a::1" : "10.0.0.1", "client");
   const b = wire.addPeer("B", opts.ipv6 ? "2001:db8:b::2" : "10.0.0.2", "gateway");
+  if (opts.natA) wire.nat = new SymmetricNat(a.addr, "203.0.113.1");
   const relayIps = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
   const relays = (opts.relays ?? ["r1"]).map((id, i) => wire.addRelay(id, relayIps[i]!, `2001:db8:ff::${i + 1}`));
   if (opts.blockDirect) {

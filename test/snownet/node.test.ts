@@ -4,7 +4,7 @@
  * connecting buffer, failure and idling.
  */
 import { describe, expect, test } from "bun:test";
-import { established, ipv4, pair, text, type Peer, type Wire } from "./harness.ts";
+import { established, ipv4, pair, SymmetricNat, text, type Peer, type Wire } from "./harness.ts";
 import { MAX_BUFFERED_PACKETS } from "../../src/snownet/index.ts";
 import { x25519GenerateKeyPair } from "../../src/crypto/index.ts";
 import { MessageBuilder, METHOD_BINDING, newTransactionId } from "../../src/stun/index.ts";
@@ -396,6 +396,31 @@ describe("failure and idling", () => {
   });
 });
 
+describe("NAT rebinding", () => {
+  test("client behind a symmetric NAT that reboots: the gateway follows the client's new mapping", () => {
+    const { wire, a, b } = connect({ natA: true });
+    expect(b.node.connection("client")!.path!.remote.ip).toBe("203.0.113.1");
+    const before = b.node.connection("client")!.path!.remote;
+    expect(roundTrip(wire, b, "client", a, "before")).toEqual(["before"]);
+
+    wire.nat!.reboot();
+    // Traffic both ways every 500 ms; the client's checks now come from a new mapping.
+    let recovered: number | undefined;
+    const start = wire.now;
+    for (let i = 0; i < 40 && recovered === undefined; i++) {
+      const up = roundTripOk(wire, a, b);
+      const down = roundTripDown(wire, a, b);
+      if (up && down) recovered = wire.now - start;
+      wire.runFor(450);
+    }
+    expect(recovered).toBeDefined();
+    expect(recovered!).toBeLessThan(5_000);
+    const after = b.node.connection("client")!.path!.remote;
+    expect(after.ip).toBe("203.0.113.1");
+    expect(after.port).not.toBe(before.port);
+  });
+});
+
 describe("reset and relays", () => {
   test("reset closes connections, makes a new key, restarts allocations; reconnecting works", () => {
     const { wire, a, b, params } = connect();
@@ -436,6 +461,15 @@ function roundTripOk(wire: Wire, a: Peer, b: Peer): boolean {
   wire.sendEncapsulated(a, r);
   wire.runFor(50);
   return b.inbox.some((x) => text(x.packet) === "probe");
+}
+
+function roundTripDown(wire: Wire, a: Peer, b: Peer): boolean {
+  a.inbox.length = 0;
+  const r = b.node.encapsulate("client", ipv4("probe down"), wire.now);
+  if (r.status !== "transmit") return false;
+  wire.sendEncapsulated(b, r);
+  wire.runFor(50);
+  return a.inbox.some((x) => text(x.packet) === "probe down");
 }
 
 function stunBindingRequest(username: string): Uint8Array {
