@@ -140,10 +140,9 @@ function absorbAndFinish(h: Int32Array, t: number, a: Uint8Array, b: Uint8Array 
         i += BLOCK;
         continue;
       }
-      const take = Math.min(BLOCK - fill, n - i);
-      stage.set(part.subarray(i, i + take), fill);
-      fill += take;
-      i += take;
+      // A byte loop: these copies are under 64 bytes, where a subarray view costs more.
+      const stop = Math.min(n, i + BLOCK - fill);
+      while (i < stop) stage[fill++] = part[i++];
       if (fill === BLOCK && remaining > BLOCK) {
         t += BLOCK;
         remaining -= BLOCK;

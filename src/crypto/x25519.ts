@@ -153,8 +153,14 @@ class NoblePrivateKey implements X25519PrivateKey {
 
 /** The raw public key at the end of an SPKI DER export. */
 function rawPublic(ko: KeyObject): Uint8Array {
-  const spki = ko.export({ format: "der", type: "spki" });
-  return new Uint8Array(spki.buffer.slice(spki.byteOffset + spki.length - 32, spki.byteOffset + spki.length));
+  return copy32(ko.export({ format: "der", type: "spki" }), 12);
+}
+
+/** 32 bytes of a Buffer from `off` into a plain Uint8Array of its own. */
+function copy32(b: Uint8Array, off: number): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = b[off + i];
+  return out;
 }
 
 export const nodeX25519Keys: X25519KeyImpl = {
@@ -178,7 +184,7 @@ export const nodeX25519Keys: X25519KeyImpl = {
       throw new CryptoError(LOW_ORDER);
     }
     if (isZero(out)) throw new CryptoError(LOW_ORDER);
-    return new Uint8Array(out.buffer.slice(out.byteOffset, out.byteOffset + 32));
+    return copy32(out, 0);
   },
 };
 

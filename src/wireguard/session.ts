@@ -46,7 +46,8 @@ export class Session {
     const padded = (len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1);
     const end = MESSAGE_TRANSPORT_HEADER_SIZE + padded + TAG_LEN;
     if (this.disposed || end > out.length) return -1;
-    out.fill(0, MESSAGE_TRANSPORT_HEADER_SIZE + len, MESSAGE_TRANSPORT_HEADER_SIZE + padded);
+    // At most 15 bytes: a loop is cheaper than fill()'s call.
+    for (let i = MESSAGE_TRANSPORT_HEADER_SIZE + len; i < MESSAGE_TRANSPORT_HEADER_SIZE + padded; i++) out[i] = 0;
     const counter = this.sendCounter;
     if (this.sender.seal(counter, out, MESSAGE_TRANSPORT_HEADER_SIZE, padded) < 0) return -1;
     this.sendCounter = counter + 1;
