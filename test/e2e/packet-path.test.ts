@@ -8,10 +8,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { join } from "node:path";
-import { Netns, suffix } from "./netns.ts";
+import { BUN, Netns, suffix } from "./netns.ts";
 
 const NODE = join(import.meta.dir, "fixtures/tunnel-node.ts");
 const PARSE = join(import.meta.dir, "fixtures/tun-parse.ts");
+const TCP = join(import.meta.dir, "fixtures/tcp-digest.ts");
+const CATCH = join(import.meta.dir, "fixtures/udp-catch.ts");
 const spaces: Netns[] = [];
 afterEach(() => {
   for (const n of spaces.splice(0)) n.destroy();
@@ -86,14 +88,14 @@ describe("packet path", () => {
       }
       expect(ping(a, "10.88.0.2").stdout).toContain("3 packets transmitted, 3 received");
       // A TCP transfer of 2 MB through the tunnel, checked byte for byte by its digest.
-      const server = b.spawnCmd(["sh", "-c", "python3 -c \"import socket,hashlib;s=socket.socket();s.setsockopt(1,2,1);s.bind(('10.88.0.2',7000));s.listen(1);print('up',flush=True);c,_=s.accept();h=hashlib.sha256();n=0\nwhile True:\n  d=c.recv(65536)\n  if not d: break\n  h.update(d);n+=len(d)\nprint(n,h.hexdigest(),flush=True)\""]);
+      const server = b.spawnBun(TCP, ["server", "10.88.0.2", "7000"]);
       expect(await server.line()).toBe("up");
-      const client = a.exec(["python3", "-c", "import socket,hashlib;d=bytes((i*7)&255 for i in range(2000000));s=socket.create_connection(('10.88.0.2',7000));s.sendall(d);s.close();print(len(d),hashlib.sha256(d).hexdigest())"]);
+      const client = a.exec([BUN, TCP, "client", "10.88.0.2", "7000", "2000000"]);
       expect(client.code).toBe(0);
       expect(await server.line()).toBe(client.stdout.trim());
       if (transport === "ffi") {
         // A control message (rare, never per packet) moves A's peer to another port on B.
-        const catcher = b.spawnCmd(["python3", "-c", "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('10.99.0.2',7777));print('up',flush=True);d,a=s.recvfrom(4096);print(len(d),d[0]>>4,flush=True)"]);
+        const catcher = b.spawnBun(CATCH, ["10.99.0.2", "7777"]);
         expect(await catcher.line()).toBe("up");
         na.send("peer 10.99.0.2:7777");
         expect(await na.json()).toEqual({ peer: "10.99.0.2:7777" });
