@@ -4,6 +4,7 @@ import {
   DEVICE_HANDSHAKE_RATE_LIMIT,
   MESSAGE_COOKIE_REPLY_SIZE,
   MESSAGE_HANDSHAKE_INITIATION,
+  MESSAGE_HANDSHAKE_RESPONSE,
   MESSAGE_INITIATION_SIZE,
 } from "./constants.ts";
 import { consumeInitiationStatic, LocalStatic } from "./handshake.ts";
@@ -149,7 +150,10 @@ export class Device<Id = string> {
       this.lastPeer = tunnel.tag as Id;
       return tunnel.handleConsumedInitiation(c, now);
     }
-    const tunnel = this.indexTable.get(readU32(datagram, 4));
+    // A response names our index after its own sender index; cookie replies and data right after the type.
+    const indexAt = datagram[0] === MESSAGE_HANDSHAKE_RESPONSE ? 8 : 4;
+    if (len < indexAt + 4) return this.dropped(DropReason.InvalidLength);
+    const tunnel = this.indexTable.get(readU32(datagram, indexAt));
     if (tunnel === undefined) {
       // Unknown types land here too; report them as such rather than as an unknown index.
       const t = datagram[0];

@@ -76,6 +76,22 @@ describe("Device", () => {
     }
   });
 
+  test("a handshake the device's side starts is completed by the response (receiver index at offset 8)", () => {
+    const s = setup(3);
+    const c = s.clients[1]!;
+    const gw = s.device.peer(c.id)!;
+    const init = gw.encapsulate(ipv4Packet("gateway first"), s.out, s.time.now);
+    expect(init.action).toBe(TunnAction.WriteToNetwork);
+    const response = c.tunnel.decapsulate(copyOut(init), s.out, s.time.now);
+    expect(response.action).toBe(TunnAction.WriteToNetwork);
+    const bytes = copyOut(response);
+    expect(bytes.length).toBe(MESSAGE_RESPONSE_SIZE);
+    const r = s.device.decapsulate(bytes, s.out, s.time.now, "192.0.2.1", 1000);
+    expect(r.action === TunnAction.Dropped ? r.reason : undefined).toBeUndefined();
+    expect(s.device.lastPeer).toBe(c.id);
+    expect(gw.hasSession(s.time.now)).toBe(true);
+  });
+
   test("unknown static key, unknown index and garbage are counted on the device", () => {
     const s = setup(1);
     const stranger = new Tunnel({ privateKey: x25519GenerateKeyPair().privateKey, peerPublicKey: s.gwKeys.publicKey, wallClock: s.time.wall });
