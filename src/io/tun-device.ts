@@ -7,7 +7,7 @@
  * The packet data path only needs `fd` (possibly in a Worker: same process, same fd table).
  */
 import { closeTun, ifIndex, openTun, type TunFd } from "../../ffi/tun.ts";
-import { ENODEV, ENOENT, ESRCH, EADDRNOTAVAIL, SysError } from "../../ffi/errno.ts";
+import { EEXIST, ENODEV, ENOENT, ESRCH, EADDRNOTAVAIL, SysError } from "../../ffi/errno.ts";
 import { logger } from "../log/index.ts";
 import { DEFAULT_STATE_DIR, InstallStateFile, type InstalledState } from "./install-state.ts";
 import * as C from "./netlink/constants.ts";
@@ -115,6 +115,38 @@ export class TunDevice {
     this.save();
   }
 
+  /**
+   * Makes the device's addresses exactly `prefixes` (Firezone: one /32 and one /128), removing
+   * others we installed; already-present ones are kept (EEXIST is success here).
+   */
+  setAddresses(prefixes: string[]): void {
+    const want = new Set(prefixes.map(withHostLen));
+    for (const a of [...this.state.addresses]) if (!want.has(a)) this.removeAddress(a);
+    for (const a of want) if (!this.state.addresses.includes(a)) this.addAddress(a);
+  }
+
+  /**
+   * Makes the routes through the device exactly `prefixes`, as Firezone's `set_routes`: default
+   * routes (`0.0.0.0/0`, `::/0`) go to the Internet table, everything else to the user table.
+   * Only the difference is sent; a route the kernel already has (EEXIST) or has already lost
+   * (ESRCH) is not an error.
+   */
+  setRoutes(prefixes: string[]): void {
+    const tableFor = (dst: string) => (/^(0\.0\.0\.0|::)\/0$/.test(dst) ? C.FIREZONE_TABLE_INTERNET : C.FIREZONE_TABLE_USER);
+    const want = new Map(prefixes.map((p) => [p, tableFor(p)]));
+    for (const r of [...this.state.routes]) {
+      if (want.get(r.dst) === r.table) continue;
+      tolerate([ESRCH, ENOENT], () => this.nl.delRoute({ dst: r.dst, index: this.index, table: r.table }, this.name));
+      this.state.routes = this.state.routes.filter((x) => x !== r);
+    }
+    for (const [dst, table] of want) {
+      if (this.state.routes.some((r) => r.dst === dst && r.table === table)) continue;
+      tolerate([EEXIST], () => this.nl.addRoute({ dst, index: this.index, table }, this.name));
+      this.state.routes.push({ dst, table });
+    }
+    this.save();
+  }
+
   /** The routes of `table` that go out of this device, as the kernel reports them. */
   routes(table: number = C.FIREZONE_TABLE_USER): string[] {
     return this.nl
@@ -203,6 +235,14 @@ function undoState(nl: RtNetlink, state: InstalledState, index: number, name: st
   state.rules = [];
   state.routes = [];
   state.addresses = [];
+}
+
+function tolerate(errnos: number[], fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof SysError && errnos.includes(e.errno))) throw e;
+  }
 }
 
 function withHostLen(prefix: string): string {

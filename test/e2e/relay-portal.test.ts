@@ -129,6 +129,9 @@ test("SIGTERM: the relay leaves, clients get relays_presence{disconnected_ids}, 
   expect(await relay!.exited).toBe(0);
   // The portal hands out credentials; the generated secret goes nowhere else.
   expect(await new Response(relay!.stdout as ReadableStream).text()).toBe("");
+  // Every state change was logged: joined, lost with the old portal, joined again, left.
+  const changes = [...(await new Response(relay!.stderr as ReadableStream).text()).matchAll(/portal presence changed from=(\w+) to=(\w+)/g)].map((m) => `${m[1]}>${m[2]}`);
+  expect(changes).toEqual(["idle>connecting", "connecting>online", "online>offline", "offline>online", "online>left"]);
 }, 60_000);
 
 test("a refused token (FIREZONE_TOKEN / FIREZONE_API_URL): exit 1 with a one-line error", async () => {
@@ -212,7 +215,7 @@ function relayArgs(extra: string[]): string[] {
 }
 
 function spawn(args: string[], env: Record<string, string>): Subprocess {
-  const clean: Record<string, string | undefined> = { ...process.env, FIREZONE_RELAY_SECRET: "", FIREZONE_TOKEN: "", FIREZONE_API_URL: "", FIREZONE_NAME: "", ...env };
+  const clean: Record<string, string | undefined> = { ...process.env, FIREZONE_RELAY_SECRET: "", FIREZONE_TOKEN: "", FIREZONE_API_URL: "", FIREZONE_NAME: "", FIREZONE_LOG: "info", ...env };
   const p = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: clean });
   processes.push(p);
   return p;

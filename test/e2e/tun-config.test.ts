@@ -71,6 +71,18 @@ describe("TUN device over netlink", () => {
     expect(ns.ipJson<any[]>("route", "get", "100.96.1.1")[0]).toMatchObject({ dev: ifname, table: String(0x2021fd00) });
     expect(ns.exec(["ip", "route", "get", "100.96.1.1", "mark", MARK]).stderr).toContain("Network is unreachable");
 
+    // Route and address sets are applied as differences (Firezone's set_routes / set_ips).
+    p.send("set-routes 100.96.0.0/11,10.0.0.0/8,::/0");
+    expect(await p.json()).toEqual({ user: ["10.0.0.0/8", "100.96.0.0/11"], internet: ["::/0"] });
+    expect(ns.ipJson<any[]>("route", "show", "table", String(0x2021fd02))).toEqual([]);
+    expect(ns.ipJson<any[]>("-6", "route", "show", "table", String(0x2021fd00))).toEqual([]);
+    p.send("set-addrs 100.64.0.8,fd00:2021:1111::7/128");
+    expect(await p.json()).toEqual({ ok: true });
+    const after = ns.ipJson<any[]>("addr", "show", "dev", ifname)[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
+    expect(after).toContain("100.64.0.8/32");
+    expect(after).not.toContain("100.64.0.7/32");
+    expect(after).toContain("fd00:2021:1111::7/128");
+
     p.send("close");
     expect(await p.json()).toEqual({ closed: true, linkGone: true });
     expect(await p.proc.exited).toBe(0);
