@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { UsageError } from "../../src/cli/exit.ts";
 import { relayConfig } from "../../src/cli/relay.ts";
 import { PortalChannel, type ChannelEvent } from "../../src/portal/channel.ts";
@@ -60,6 +61,31 @@ describe("relayConfig: portal flags", () => {
       [{ ...base, name: "lonely" }, {}],
     ];
     for (const [args, env] of bad) expect(() => relayConfig(args, env)).toThrow(UsageError);
+  });
+});
+
+describe("firezone relay command: portal flags", () => {
+  const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const p = Bun.spawn([process.execPath, MAIN, "relay", ...args], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, FIREZONE_TOKEN: "", FIREZONE_API_URL: "", ...env },
+    });
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    return { code: await p.exited, out, err };
+  };
+
+  test("--help documents --portal, --token and --name", async () => {
+    const { code, out } = await run(["--help"]);
+    expect(code).toBe(0);
+    for (const f of ["--portal", "--token", "--name", "FIREZONE_API_URL", "FIREZONE_TOKEN"]) expect(out).toContain(f);
+  });
+
+  test("a token without a portal URL is a usage error (exit 2), before anything listens", async () => {
+    const { code, err } = await run(["--listen", "127.0.0.1", "--port", "1"], { FIREZONE_TOKEN: "tok" });
+    expect(code).toBe(2);
+    expect(err).toContain("--portal");
   });
 });
 
