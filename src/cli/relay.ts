@@ -163,7 +163,7 @@ function portalFailure(error: ChannelError): string {
     case "invalid_token":
       return "the portal refused the relay token (unknown, revoked or expired); issue a new one";
     case "token_expired":
-      return "the portal says the relay token expired; issue a new one";
+      return "the portal ended the session: the relay token expired or was revoked; issue a new one";
     default:
       return error.message;
   }

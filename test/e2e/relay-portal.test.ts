@@ -20,7 +20,13 @@ const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 const WAIT_MS = 20_000;
 
 const tag = crypto.randomUUID().slice(0, 8);
-const TOKENS = { client: `client-${tag}-0123456789`, gateway: `gateway-${tag}-0123456789`, relay: `relay-${tag}-0123456789` };
+const TOKENS = {
+  client: `client-${tag}-0123456789`,
+  gateway: `gateway-${tag}-0123456789`,
+  relay: `relay-${tag}-0123456789`,
+  relay2: `relay2-${tag}-0123456789`,
+  admin: `admin-${tag}-0123456789`,
+};
 const CLIENT_KEY = "S6REkbStSNMfn8hpLkVxibjR+zz3RO/Gq40TprHJE2U=";
 const GATEWAY_KEY = "uMBCkAxTewfSgypIyxdQ18uCi84HLtKmQJy0wvQrYWY=";
 
@@ -52,6 +58,8 @@ beforeAll(async () => {
         { name: "alice-laptop", kind: "client", actor: "alice", secret: TOKENS.client },
         { name: "hq-gw", kind: "gateway", site: "hq", secret: TOKENS.gateway },
         { name: "relay-1", kind: "relay", secret: TOKENS.relay },
+        { name: "relay-2", kind: "relay", secret: TOKENS.relay2 },
+        { name: "admin", kind: "admin", secret: TOKENS.admin },
       ],
     }),
   );
@@ -146,6 +154,20 @@ test("a refused token (FIREZONE_TOKEN / FIREZONE_API_URL): exit 1 with a one-lin
   expect(await new Response(p.stdout as ReadableStream).text()).toBe("");
 }, 60_000);
 
+test("a token revoked while the relay runs: the portal drops it at once and the relay exits 1", async () => {
+  const port = await freeUdpPort();
+  const p = spawn(relayArgs(["--portal", `http://127.0.0.1:${portalPort}`, "--token", TOKENS.relay2], port), {});
+  const mine = (r: TurnEntry) => r.addr === `127.0.0.1:${port}`;
+  const from = client.heard.events.length;
+  const id = relaysIn(await client.heard.until((e) => relaysIn(e).some(mine), from)).find(mine)!.id;
+  const res = await fetch(`http://127.0.0.1:${portalPort}/admin/v1/tokens/relay-2`, { method: "DELETE", headers: { authorization: `Bearer ${TOKENS.admin}` } });
+  expect(res.status).toBe(200);
+  await client.heard.until((e) => disconnectedIn(e).includes(id), from);
+  expect(await p.exited).toBe(1);
+  const lines = (await new Response(p.stderr as ReadableStream).text()).trim().split("\n");
+  expect(lines.at(-1)).toContain("the relay token expired or was revoked");
+}, 60_000);
+
 // ---- helpers ---------------------------------------------------------------------------------
 
 interface TurnEntry {
@@ -202,11 +224,11 @@ function device(role: "client" | "gateway"): { channel: PortalChannel; heard: Re
   return { channel, heard };
 }
 
-function relayArgs(extra: string[]): string[] {
+function relayArgs(extra: string[], port = relayPort): string[] {
   return [
     "relay",
     "--listen", "127.0.0.1",
-    "--port", String(relayPort),
+    "--port", String(port),
     "--min-port", String(minPort),
     "--max-port", String(maxPort),
     "--log-dir", join(dir, "relay-logs"),
