@@ -211,3 +211,17 @@ describe("re-keyed, one-direction and one-shot AEAD", () => {
     expect(aeadOpenOnce(new Uint8Array(16), 0, new Uint8Array(32), 0, 16)).toBe(-1);
   });
 });
+
+describe("blake2s() dispatch", () => {
+  test("plain hashes below and above the native threshold, whole and in parts, equal noble", async () => {
+    const { blake2s } = await import("../../src/crypto/index.ts");
+    const rng = new Rng(99);
+    for (const n of [0, 32, 255, 256, 257, 1420, 5000]) {
+      const data = rng.bytes(n);
+      expect(hex(blake2s(data))).toBe(hex(nobleBlake2s(data)));
+      expect(hex(blake2s([data.subarray(0, n >> 1), data.subarray(n >> 1)]))).toBe(hex(nobleBlake2s(data)));
+      const key = rng.bytes(32);
+      expect(hex(blake2s(data, 16, key))).toBe(hex(nobleBlake2s(data, { dkLen: 16, key })));
+    }
+  });
+});

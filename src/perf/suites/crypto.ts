@@ -8,10 +8,11 @@ registerSuite({
   description: "AEAD (1420-byte packets, in place) per backend, X25519, BLAKE2s, HMAC and KDF, against @noble",
   async run(bench) {
     const { aeadKeyOn, availableBackends, probeBackends } = await import("../../crypto/backend.ts");
-    const { nodeX25519, nobleX25519, nodeX25519Works } = await import("../../crypto/x25519.ts");
+    const { generateKeyPair, nodeX25519, nobleX25519, nodeX25519Keys, nobleX25519Keys, nodeX25519Works } = await import("../../crypto/x25519.ts");
+    const { blake2sTs, hmacBlake2sTs, HmacBlake2sKey } = await import("../../crypto/blake2s-ts.ts");
     const { nativeBlake2s, nobleBlake2s, nativeBlake2sWorks } = await import("../../crypto/blake2s.ts");
     const { nativeHmacBlake2s, nobleHmacBlake2s } = await import("../../crypto/hmac.ts");
-    const { hkdfWith } = await import("../../crypto/hkdf.ts");
+    const { hkdfTs, hkdfWith } = await import("../../crypto/hkdf.ts");
     const { xchachaSeal } = await import("../../crypto/xchacha.ts");
     const { cryptoBackend, cryptoImplementations } = await import("../../crypto/index.ts");
 
@@ -68,13 +69,48 @@ registerSuite({
     });
     for (const k of keys) k.key.dispose();
 
+    // A handshake field (32-byte static key + tag) under a key used once: a new key per field vs
+    // one kept key re-keyed (what aeadSealOnce does).
+    const field = new Uint8Array(new ArrayBuffer(64));
+    const reused = availableBackends().map((b) => ({ b, key: aeadKeyOn(b, rawKey, { usage: "seal" }) }));
+    bench.measureGroup({
+      group: "handshake field seal 32 B, key used once",
+      baseline: `${availableBackends()[0]} new key`,
+      contenders: reused.flatMap(({ b, key }) => [
+        {
+          name: `${b} new key`,
+          op: () => {
+            const k = aeadKeyOn(b, rawKey, { usage: "seal" });
+            const n = k.seal(0, field, 0, 32, aad);
+            k.dispose();
+            return n;
+          },
+        },
+        { name: `${b} re-keyed`, op: () => (key.rekey(rawKey) ? key.seal(0, field, 0, 32, aad) : -1) },
+      ]),
+    });
+    for (const r of reused) r.key.dispose();
+
     // X25519: one DH is a handshake's unit of work.
     const a = fill(32, 4);
     const bPub = nobleX25519.publicKey(fill(32, 5));
     const x25519Impls = nodeX25519Works() ? [nodeX25519, nobleX25519] : [nobleX25519];
     const label = (impl: { name: string }) => (impl.name === "node" ? "node:crypto" : "noble");
-    bench.measureGroup({ group: "x25519 DH", baseline: "noble", contenders: x25519Impls.map((impl) => ({ name: label(impl), op: () => impl.sharedSecret(a, bPub)[0] })) });
+    const dhContenders = x25519Impls.map((impl) => ({ name: label(impl), op: () => impl.sharedSecret(a, bPub)[0] }));
+    if (nodeX25519Works()) {
+      const prepared = nodeX25519Keys.importPrivate(a);
+      dhContenders.unshift({ name: "node:crypto prepared key", op: () => nodeX25519Keys.sharedWith(prepared, bPub)[0] });
+    }
+    bench.measureGroup({ group: "x25519 DH", baseline: "noble", contenders: dhContenders });
     bench.measureGroup({ group: "x25519 public key", baseline: "noble", contenders: x25519Impls.map((impl) => ({ name: label(impl), op: () => impl.publicKey(a)[0] })) });
+    const genContenders = [{ name: "noble", op: () => nobleX25519Keys.generate().publicKey[0] }];
+    if (nodeX25519Works()) {
+      genContenders.unshift(
+        { name: "node:crypto generateKeyPairSync", op: () => nodeX25519Keys.generate().publicKey[0] },
+        { name: "node:crypto from random bytes", op: () => generateKeyPair(nodeX25519).publicKey[0] },
+      );
+    }
+    bench.measureGroup({ group: "x25519 ephemeral key pair", baseline: "noble", contenders: genContenders });
 
     // BLAKE2s family, at handshake sizes.
     const m32 = fill(32, 6);
@@ -82,13 +118,28 @@ registerSuite({
     const mPacket = fill(PACKET, 8);
     const native = nativeBlake2sWorks();
     for (const [size, data] of [["32 B", m32], ["1420 B", mPacket]] as const) {
-      const contenders = [{ name: "noble", op: () => nobleBlake2s(data)[0] }];
+      const contenders = [{ name: "noble", op: () => nobleBlake2s(data)[0] }, { name: "TypeScript", op: () => blake2sTs(data)[0] }];
       if (native) contenders.unshift({ name: "Bun.CryptoHasher", op: () => nativeBlake2s(data)[0] });
       bench.measureGroup({ group: `blake2s ${size}`, baseline: "noble", bytesPerOp: data.length, contenders });
     }
-    bench.measure({ group: "blake2s keyed 16 B out (MAC1)", name: "noble", op: () => nobleBlake2s(m148, 16, rawKey)[0] });
-    const hmacs = [{ name: "noble", op: () => nobleHmacBlake2s(rawKey, m32)[0] }];
-    const kdfs = [{ name: "noble", op: () => hkdfWith(nobleHmacBlake2s, rawKey, m32, 3)[2][0] }];
+    bench.measureGroup({
+      group: "blake2s keyed 16 B out (MAC1)",
+      baseline: "noble",
+      contenders: [
+        { name: "noble", op: () => nobleBlake2s(m148, 16, rawKey)[0] },
+        { name: "TypeScript", op: () => blake2sTs(m148, 16, rawKey)[0] },
+      ],
+    });
+    const preparedHmac = new HmacBlake2sKey(rawKey);
+    const hmacs = [
+      { name: "noble", op: () => nobleHmacBlake2s(rawKey, m32)[0] },
+      { name: "TypeScript", op: () => hmacBlake2sTs(rawKey, m32)[0] },
+      { name: "TypeScript, pads precomputed", op: () => preparedHmac.mac(m32)[0] },
+    ];
+    const kdfs = [
+      { name: "noble", op: () => hkdfWith(nobleHmacBlake2s, rawKey, m32, 3)[2][0] },
+      { name: "TypeScript", op: () => hkdfTs(rawKey, m32, 3)[2][0] },
+    ];
     if (native) {
       hmacs.unshift({ name: "native (by hand)", op: () => nativeHmacBlake2s(rawKey, m32)[0] });
       kdfs.unshift({ name: "native (by hand)", op: () => hkdfWith(nativeHmacBlake2s, rawKey, m32, 3)[2][0] });
