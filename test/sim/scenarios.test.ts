@@ -3,6 +3,7 @@
  * Every time is virtual (ms); each test prints its measurements as `[sim] …` lines.
  */
 import { describe, expect, test } from "bun:test";
+import { NodeHost } from "./node-host.ts";
 import { ProbeFlow, ReliableStream } from "./traffic.ts";
 import { buildWorld, report, suiteSeeds, untilEstablished, type Placement } from "./world.ts";
 
@@ -430,5 +431,43 @@ describe("10. an hour idle behind NATs", () => {
       real_ms_for_3600_virtual_s: realMs,
       datagrams: w.sim.net.stats.sent,
     });
+  });
+});
+
+describe("11. many clients, one gateway", () => {
+  test("20 clients behind every kind of NAT connect at once and all carry traffic", () => {
+    const w = buildWorld({ seed: 11, gateway: "port-restricted", jitter: JITTER });
+    const kinds: Placement[] = ["public", "full-cone", "restricted", "port-restricted", "symmetric"];
+    const clients = [w.client];
+    for (let i = 1; i < 20; i++) {
+      const kind = kinds[i % kinds.length]!;
+      const name = `client${i}`;
+      let host;
+      if (kind === "public") host = w.sim.net.addHost(name, `203.0.113.${100 + i}`, { link: { latency: 10 + i, jitter: JITTER } });
+      else {
+        const nat = w.sim.net.addNat(`${name}-nat`, kind, `203.0.113.${100 + i}`, { link: { latency: 10 + i, jitter: JITTER } });
+        host = w.sim.net.addHost(name, "10.0.0.2", { realm: nat.inside });
+      }
+      const c = w.sim.add(new NodeHost(w.sim, host, "client", `100.64.1.${i}`));
+      w.portal.join(c);
+      clients.push(c);
+    }
+    w.sim.runFor(1_000);
+    const t0 = w.sim.now;
+    for (const c of clients) w.portal.connect(c, w.gateway);
+    const allUp = () => clients.every((c) => c.node.connection("gateway")?.established && w.gateway.node.connection(c.id)?.established);
+    expect(w.sim.runUntilTrue(allUp, 10_000)).toBe(true);
+    const slowest = w.sim.now - t0;
+    const flows = clients.flatMap((c, i) => [new ProbeFlow(w.sim, c, w.gateway, 7000 + 2 * i, 100).start(), new ProbeFlow(w.sim, w.gateway, c, 7001 + 2 * i, 100).start()]);
+    w.sim.runFor(5_000);
+    for (const f of flows) f.stop();
+    w.sim.runFor(500);
+    for (const f of flows) expect(f.received.size).toBe(f.sent.length);
+    const kindsOfPath = new Map<string, number>();
+    for (const c of clients) {
+      const k = c.node.connection("gateway")!.path!.kind;
+      kindsOfPath.set(k, (kindsOfPath.get(k) ?? 0) + 1);
+    }
+    report("11 many clients", { clients: clients.length, all_established_ms: slowest, paths: [...kindsOfPath].map(([k, n]) => `${k}:${n}`).join(",") });
   });
 });
