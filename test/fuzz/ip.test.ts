@@ -27,7 +27,7 @@ import {
   verifyTransportChecksum,
   type IcmpErrorKind,
 } from "../../src/ip/index.ts";
-import { rng } from "../ip/reference.ts";
+import { mulberry32 as rng } from "../support/prng.ts";
 
 const ITERATIONS = Number(process.env.FUZZ_IP_ITERATIONS ?? 120_000);
 const SEED = Number(process.env.FUZZ_IP_SEED ?? 0x1f2e3d);

@@ -5,22 +5,10 @@
  */
 import { expect, test } from "bun:test";
 import * as stun from "../../src/stun/index.ts";
-
+import { xorshift32 as rng } from "../support/prng.ts";
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
-
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 function corpus(): Uint8Array[] {
   const tx = stun.newTransactionId(stun.seededRandom(7));

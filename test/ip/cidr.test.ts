@@ -9,7 +9,7 @@ import {
   parseIPv4,
   type Cidr,
 } from "../../src/ip/index.ts";
-import { rng } from "./reference.ts";
+import { mulberry32 as rng } from "../support/prng.ts";
 
 function cidr(s: string): Cidr {
   const r = parseCidr(s);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LineFormatter, LineResult, type LineFormatOptions } from "../../src/log/line-format.ts";
 import { OutBuffer } from "../../src/log/out-buffer.ts";
+import { mulberry32 as rng } from "../support/prng.ts";
 
 // An offset of +05:45 (and +05:30 before 1986) makes local-time mistakes visible.
 process.env.TZ = "Asia/Kathmandu";
@@ -112,18 +113,6 @@ describe("rendering", () => {
     expect(shown({ json: true, grep: /rtt=5/ })).toEqual([lines[0]!]);
   });
 });
-
-/** A small deterministic PRNG so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generateLine(r: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

@@ -7,17 +7,8 @@ import { decodeMessage } from "../../src/portal/phoenix.ts";
 import { Portal, type Conn, type Session } from "../../src/portal/portal.ts";
 import { SqliteStore } from "../../src/portal/store/sqlite-store.ts";
 import { issueToken } from "../../src/portal/tokens.ts";
+import { mulberry32 as rng } from "../support/prng.ts";
 import { FIXTURES, KEY_A, KEY_B } from "./helpers.ts";
-
-/** A deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(text: string, r: () => number): string {
   const bytes = [...text];

@@ -7,6 +7,7 @@
 import { expect, test } from "bun:test";
 import { established, ipv4, pair, text } from "./harness.ts";
 import type { SocketAddress } from "../../src/stun/index.ts";
+import { xorshift32 } from "../support/prng.ts";
 
 test("30k mutated real datagrams: no throw, no forged packet, connection intact", () => {
   const { wire, a, b } = pair({ blockDirect: true });
@@ -29,15 +30,8 @@ test("30k mutated real datagrams: no throw, no forged packet, connection intact"
   expect(kinds.has("channel-data")).toBe(true);
   expect(kinds.has("stun")).toBe(true);
 
-  let seed = 0x1234567;
-  const rand = () => {
-    seed ^= seed << 13;
-    seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed / 0x1_0000_0000;
-  };
+  const next = xorshift32(0x1234567);
+  const rand = () => next() / 0x1_0000_0000;
   const inboxBefore = b.inbox.length;
   let delivered = 0;
   for (let i = 0; i < 30_000; i++) {
