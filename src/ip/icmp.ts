@@ -10,7 +10,7 @@ import {
   IPPROTO_ICMPV6,
 } from "./constants.ts";
 import type { BuildError } from "./drop-reason.ts";
-import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
+import { type Addr, addrFamily, beginPacket, builtHeaderLen } from "./ip-header.ts";
 import { fillTransportChecksumRaw } from "./l4-checksum.ts";
 import { adjustChecksumAt, wordDelta } from "./checksum.ts";
 import type { PacketView } from "./packet-view.ts";
@@ -33,13 +33,12 @@ export function buildIcmpEcho(
   payload: Uint8Array,
   ttl = 64,
 ): number | BuildError {
-  const fam = addrFamily(src);
-  const hl = fam === 0 ? 0 : builtHeaderLen(fam);
   const l4Len = ICMP_HEADER_LEN + payload.length;
-  const f = checkBuild(out, off, src, dst, hl + l4Len);
+  // The protocol only matters once both families agree (beginPacket checks that).
+  const protocol = addrFamily(src) === 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+  const f = beginPacket(out, off, src, dst, protocol, l4Len, ttl);
   if (typeof f === "string") return f;
-  const protocol = f === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-  writeIpHeader(out, off, f, src, dst, protocol, l4Len, ttl);
+  const hl = builtHeaderLen(f);
   const i = off + hl;
   out[i] = f === 4 ? (request ? ICMP_ECHO_REQUEST : ICMP_ECHO_REPLY) : request ? ICMPV6_ECHO_REQUEST : ICMPV6_ECHO_REPLY;
   out[i + 1] = 0;

@@ -1,5 +1,6 @@
 // Family-generic IP header writing for the packet builders.
 import { IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN } from "./constants.ts";
+import type { BuildError } from "./drop-reason.ts";
 import { writeIPv4Header } from "./ipv4.ts";
 import { writeIPv6Header } from "./ipv6.ts";
 import { readU32 } from "./address.ts";
@@ -47,6 +48,36 @@ export function writeIpHeader(
   }
   writeIPv6Header(buf, off, payloadLen, protocol, ttl, src as Uint8Array, 0, dst as Uint8Array, 0);
   return IPV6_HEADER_LEN;
+}
+
+/**
+ * The part every transport builder shares: check the arguments for an `l4Len`-byte segment of
+ * `protocol`, then write the IP header in front of it. Returns the family (the segment starts at
+ * `off + builtHeaderLen(family)`) or why the packet cannot be built; the caller writes the segment.
+ */
+export function beginPacket(
+  out: Uint8Array,
+  off: number,
+  src: Addr,
+  dst: Addr,
+  protocol: number,
+  l4Len: number,
+  ttl: number,
+): 4 | 6 | BuildError {
+  const fam = addrFamily(src);
+  const hl = fam === 0 ? 0 : builtHeaderLen(fam);
+  const f = checkBuild(out, off, src, dst, hl + l4Len);
+  if (typeof f === "string") return f;
+  writeIpHeader(out, off, f, src, dst, protocol, l4Len, ttl);
+  return f;
+}
+
+/** Writes the source and destination ports that open both TCP and UDP headers. */
+export function writePorts(out: Uint8Array, at: number, srcPort: number, dstPort: number): void {
+  out[at] = srcPort >>> 8;
+  out[at + 1] = srcPort & 0xff;
+  out[at + 2] = dstPort >>> 8;
+  out[at + 3] = dstPort & 0xff;
 }
 
 /** Common checks for builders: same family on both ends, and room for `total` bytes. */

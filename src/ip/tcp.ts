@@ -1,7 +1,7 @@
 // TCP (RFC 9293) header layout and a segment builder (tests, RSTs, synthetic traffic).
 import { IPPROTO_TCP, TCP_MIN_HEADER_LEN } from "./constants.ts";
 import type { BuildError } from "./drop-reason.ts";
-import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
+import { type Addr, beginPacket, builtHeaderLen, writePorts } from "./ip-header.ts";
 import { fillTransportChecksumRaw } from "./l4-checksum.ts";
 import { writeU32 } from "./address.ts";
 import { adjustChecksumAt, wordDelta } from "./checksum.ts";
@@ -31,17 +31,12 @@ export function buildTcpPacket(
   payload: Uint8Array,
   ttl = 64,
 ): number | BuildError {
-  const fam = addrFamily(src);
-  const hl = fam === 0 ? 0 : builtHeaderLen(fam);
   const l4Len = TCP_MIN_HEADER_LEN + payload.length;
-  const f = checkBuild(out, off, src, dst, hl + l4Len);
+  const f = beginPacket(out, off, src, dst, IPPROTO_TCP, l4Len, ttl);
   if (typeof f === "string") return f;
-  writeIpHeader(out, off, f, src, dst, IPPROTO_TCP, l4Len, ttl);
+  const hl = builtHeaderLen(f);
   const t = off + hl;
-  out[t] = srcPort >>> 8;
-  out[t + 1] = srcPort & 0xff;
-  out[t + 2] = dstPort >>> 8;
-  out[t + 3] = dstPort & 0xff;
+  writePorts(out, t, srcPort, dstPort);
   writeU32(out, t + TCP_OFF_SEQ, seq >>> 0);
   writeU32(out, t + TCP_OFF_ACK, ack >>> 0);
   out[t + TCP_OFF_DATA_OFFSET] = (TCP_MIN_HEADER_LEN / 4) << 4;

@@ -1,7 +1,7 @@
 // UDP (RFC 768) header layout and packet builder.
 import { IPPROTO_UDP, UDP_HEADER_LEN } from "./constants.ts";
 import type { BuildError } from "./drop-reason.ts";
-import { type Addr, builtHeaderLen, checkBuild, addrFamily, writeIpHeader } from "./ip-header.ts";
+import { type Addr, beginPacket, builtHeaderLen, writePorts } from "./ip-header.ts";
 import { fillTransportChecksumRaw } from "./l4-checksum.ts";
 
 export const UDP_OFF_SRC_PORT = 0;
@@ -23,18 +23,13 @@ export function buildUdpPacket(
   payload: Uint8Array,
   ttl = 64,
 ): number | BuildError {
-  const fam = addrFamily(src);
-  const hl = fam === 0 ? 0 : builtHeaderLen(fam);
   const l4Len = UDP_HEADER_LEN + payload.length;
   if (l4Len > 0xffff) return "payload-too-large";
-  const f = checkBuild(out, off, src, dst, hl + l4Len);
+  const f = beginPacket(out, off, src, dst, IPPROTO_UDP, l4Len, ttl);
   if (typeof f === "string") return f;
-  writeIpHeader(out, off, f, src, dst, IPPROTO_UDP, l4Len, ttl);
+  const hl = builtHeaderLen(f);
   const u = off + hl;
-  out[u] = srcPort >>> 8;
-  out[u + 1] = srcPort & 0xff;
-  out[u + 2] = dstPort >>> 8;
-  out[u + 3] = dstPort & 0xff;
+  writePorts(out, u, srcPort, dstPort);
   out[u + 4] = l4Len >>> 8;
   out[u + 5] = l4Len & 0xff;
   out.set(payload, u + UDP_HEADER_LEN);
