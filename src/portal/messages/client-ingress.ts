@@ -1,19 +1,24 @@
 import type { IpStack } from "../store/model.ts";
 import type { FlowLogsConfig, IceCredentials } from "./common.ts";
 import {
+  readAccessRef,
+  readAuthorization,
+  readAuthorizations,
   readCandidates,
   readFilters,
   readFlowLogs,
   readIceCredentials,
   readInterface,
+  readOptionalExpiry,
   readRelay,
   readRelaysPresence,
   readUseIceless,
+  type Authorization,
   type InterfaceConfig,
   type RelayEntry,
   type RelaysPresenceUpdate,
 } from "./ingress-common.ts";
-import { arr, arrOrEmpty, cidr, fail, ingestToken, ipv4, ipv6, key, obj, optStr, parsed, str, u64, uuid, type Parsed } from "./reader.ts";
+import { arr, arrOrEmpty, cidr, fail, ingestToken, ipv4, ipv6, key, obj, optStr, parsed, str, uuid, type Parsed } from "./reader.ts";
 
 /**
  * What a client reads from the portal (connlib's `client::IngressMessages`), for `firezone
@@ -49,7 +54,7 @@ export type ClientMessage =
       /** Resources left out because they were malformed. */
       skippedResources: number;
       relays: RelayEntry[];
-      authorizations: { clientId: string; resourceId: string; expiresAt: number }[];
+      authorizations: Authorization[];
       flowLogs: FlowLogsConfig;
     }
   | { event: "resource_created_or_updated"; resource: ClientResource }
@@ -123,10 +128,7 @@ function read(event: string, payload: unknown): ClientMessage {
         resources,
         skippedResources: rawResources.length - resources.length,
         relays: arrOrEmpty(o.relays, `${p}.relays`).map((r, i) => readRelay(r, `${p}.relays[${i}]`)),
-        authorizations: arrOrEmpty(o.authorizations, `${p}.authorizations`).map((a, i) => {
-          const x = obj(a, `${p}.authorizations[${i}]`);
-          return { clientId: uuid(x.client_id, `${p}.authorizations[${i}].client_id`), resourceId: uuid(x.resource_id, `${p}.authorizations[${i}].resource_id`), expiresAt: u64(x.expires_at, `${p}.authorizations[${i}].expires_at`) };
-        }),
+        authorizations: readAuthorizations(o.authorizations, `${p}.authorizations`),
         flowLogs: readFlowLogs(o.flow_logs, `${p}.flow_logs`),
       };
     }
@@ -188,14 +190,10 @@ function read(event: string, payload: unknown): ClientMessage {
       const o = obj(payload, p);
       return { event, resourceId: uuid(o.id, `${p}.id`), filters: readFilters(o.filters, `${p}.filters`) };
     }
-    case "reject_access": {
-      const o = obj(payload, p);
-      return { event, clientId: uuid(o.client_id, `${p}.client_id`), resourceId: uuid(o.resource_id, `${p}.resource_id`) };
-    }
-    case "access_authorization_expiry_updated": {
-      const o = obj(payload, p);
-      return { event, clientId: uuid(o.client_id, `${p}.client_id`), resourceId: uuid(o.resource_id, `${p}.resource_id`), expiresAt: u64(o.expires_at, `${p}.expires_at`) };
-    }
+    case "reject_access":
+      return { event, ...readAccessRef(payload, p) };
+    case "access_authorization_expiry_updated":
+      return { event, ...readAuthorization(payload, p) };
     case "client_device_access_authorized": {
       const o = obj(payload, p);
       if (o.ice_role !== "controlling" && o.ice_role !== "controlled") fail(`${p}.ice_role`, "expected controlling or controlled");
@@ -213,7 +211,7 @@ function read(event: string, payload: unknown): ClientMessage {
         iceRole: o.ice_role,
         useIceless: readUseIceless(o.use_iceless, `${p}.use_iceless`),
         resource: res ? { id: uuid(res.id, `${p}.resource.id`), filters: res.filters === undefined ? [] : readFilters(res.filters, `${p}.resource.filters`) } : null,
-        expiresAt: o.expires_at === undefined || o.expires_at === null ? null : u64(o.expires_at, `${p}.expires_at`),
+        expiresAt: readOptionalExpiry(o.expires_at, `${p}.expires_at`),
         ingestToken: ingestToken(o.flow_logs_ingest_token, `${p}.flow_logs_ingest_token`),
       };
     }

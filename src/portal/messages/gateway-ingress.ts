@@ -1,18 +1,23 @@
 import type { FlowLogsConfig, IceCredentials } from "./common.ts";
 import {
+  readAccessRef,
+  readAuthorization,
+  readAuthorizations,
   readCandidates,
   readFilters,
   readFlowLogs,
   readIceCredentials,
   readInterface,
+  readOptionalExpiry,
   readRelay,
   readRelaysPresence,
   readUseIceless,
+  type Authorization,
   type InterfaceConfig,
   type RelayEntry,
   type RelaysPresenceUpdate,
 } from "./ingress-common.ts";
-import { arrOrEmpty, bool, cidr, fail, ingestToken, ipv4, ipv6, key, obj, optStr, parsed, str, u64, uuid, type Parsed } from "./reader.ts";
+import { arrOrEmpty, bool, cidr, fail, ingestToken, ipv4, ipv6, key, obj, optStr, parsed, str, uuid, type Parsed } from "./reader.ts";
 
 /**
  * What a gateway reads from the portal (connlib's `gateway::IngressMessages`), for `firezone
@@ -33,7 +38,7 @@ export type GatewayMessage =
       config: { ipv4MasqueradeEnabled: boolean; ipv6MasqueradeEnabled: boolean };
       relays: RelayEntry[];
       accountSlug: string | null;
-      authorizations: { clientId: string; resourceId: string; expiresAt: number }[];
+      authorizations: Authorization[];
       flowLogs: FlowLogsConfig;
     }
   | {
@@ -78,10 +83,7 @@ function read(event: string, payload: unknown): GatewayMessage {
         },
         relays: arrOrEmpty(o.relays, `${p}.relays`).map((r, i) => readRelay(r, `${p}.relays[${i}]`)),
         accountSlug: optStr(o.account_slug, `${p}.account_slug`),
-        authorizations: arrOrEmpty(o.authorizations, `${p}.authorizations`).map((a, i) => {
-          const x = obj(a, `${p}.authorizations[${i}]`);
-          return { clientId: uuid(x.client_id, `${p}.authorizations[${i}].client_id`), resourceId: uuid(x.resource_id, `${p}.authorizations[${i}].resource_id`), expiresAt: u64(x.expires_at, `${p}.authorizations[${i}].expires_at`) };
-        }),
+        authorizations: readAuthorizations(o.authorizations, `${p}.authorizations`),
         flowLogs: readFlowLogs(o.flow_logs, `${p}.flow_logs`),
       };
     }
@@ -101,7 +103,7 @@ function read(event: string, payload: unknown): GatewayMessage {
         },
         clientIce: readIceCredentials(o.client_ice_credentials, `${p}.client_ice_credentials`),
         gatewayIce: readIceCredentials(o.gateway_ice_credentials, `${p}.gateway_ice_credentials`),
-        expiresAt: o.expires_at === undefined || o.expires_at === null ? null : u64(o.expires_at, `${p}.expires_at`),
+        expiresAt: readOptionalExpiry(o.expires_at, `${p}.expires_at`),
         useIceless: readUseIceless(o.use_iceless, `${p}.use_iceless`),
         ingestToken: ingestToken(o.flow_logs_ingest_token, `${p}.flow_logs_ingest_token`),
       };
@@ -111,18 +113,14 @@ function read(event: string, payload: unknown): GatewayMessage {
       const o = obj(payload, p);
       return { event, clientId: uuid(o.client_id, `${p}.client_id`), candidates: readCandidates(o.candidates, `${p}.candidates`) };
     }
-    case "reject_access": {
-      const o = obj(payload, p);
-      return { event, clientId: uuid(o.client_id, `${p}.client_id`), resourceId: uuid(o.resource_id, `${p}.resource_id`) };
-    }
+    case "reject_access":
+      return { event, ...readAccessRef(payload, p) };
     case "resource_updated":
       return { event, resource: readResource(payload, p) };
     case "relays_presence":
       return { event, presence: readRelaysPresence(payload, p) };
-    case "access_authorization_expiry_updated": {
-      const o = obj(payload, p);
-      return { event, clientId: uuid(o.client_id, `${p}.client_id`), resourceId: uuid(o.resource_id, `${p}.resource_id`), expiresAt: u64(o.expires_at, `${p}.expires_at`) };
-    }
+    case "access_authorization_expiry_updated":
+      return { event, ...readAuthorization(payload, p) };
     default:
       return fail("event", `unknown gateway event "${event}"`);
   }

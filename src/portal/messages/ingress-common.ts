@@ -113,6 +113,34 @@ export function isSignalledCandidate(text: string): boolean {
   return parts.length >= 4 && parts[0]!.startsWith("candidate:") && /^\d{1,10}$/.test(parts[3]!) && Number(parts[3]) <= 0xffffffff;
 }
 
+/** A grant as `init` lists it and `access_authorization_expiry_updated` moves it: expiry in Unix seconds. */
+export interface Authorization {
+  clientId: string;
+  resourceId: string;
+  expiresAt: number;
+}
+
+export function readAuthorization(v: unknown, path: string): Authorization {
+  const o = obj(v, path);
+  return { clientId: uuid(o.client_id, `${path}.client_id`), resourceId: uuid(o.resource_id, `${path}.resource_id`), expiresAt: u64(o.expires_at, `${path}.expires_at`) };
+}
+
+/** `init.authorizations`: absent means none. */
+export function readAuthorizations(v: unknown, path: string): Authorization[] {
+  return arrOrEmpty(v, path).map((a, i) => readAuthorization(a, `${path}[${i}]`));
+}
+
+/** `reject_access`: which client loses which resource. */
+export function readAccessRef(v: unknown, path: string): { clientId: string; resourceId: string } {
+  const o = obj(v, path);
+  return { clientId: uuid(o.client_id, `${path}.client_id`), resourceId: uuid(o.resource_id, `${path}.resource_id`) };
+}
+
+/** An `expires_at` that may be absent or null, meaning "no expiry". */
+export function readOptionalExpiry(v: unknown, path: string): number | null {
+  return v === undefined || v === null ? null : u64(v, path);
+}
+
 export function readUseIceless(v: unknown, path: string): boolean {
   return v === undefined || v === null ? false : bool(v, path);
 }
