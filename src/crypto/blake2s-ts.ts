@@ -286,3 +286,14 @@ export function hmacBlake2sTs(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 const scratchKey = new HmacBlake2sKey(EMPTY);
+
+/**
+ * Zeroes the module's scratch (last message block, working state, inner digest): the KDF calls
+ * it after each derivation so DH outputs and chaining keys do not linger between handshakes.
+ */
+export function wipeBlake2sScratch(): void {
+  stage.fill(0);
+  M.fill(0);
+  hState.fill(0);
+  innerDigest.fill(0);
+}

@@ -1,4 +1,4 @@
-import { HmacBlake2sKey } from "./blake2s-ts.ts";
+import { HmacBlake2sKey, wipeBlake2sScratch } from "./blake2s-ts.ts";
 import { CryptoError } from "./errors.ts";
 
 export type Hmac = (key: Uint8Array, data: Uint8Array) => Uint8Array;
@@ -53,20 +53,21 @@ export function hkdfTs(chainingKey: Uint8Array | HmacBlake2sKey, input: Uint8Arr
   if (ck === ckKey) ckKey.wipe();
   prkKey.rekey(prkScratch);
   prkScratch.fill(0);
+  const out: Uint8Array[] = [];
   const t1 = new Uint8Array(32);
   prkKey.macInto(t1, 0, ONE);
-  if (outputs === 1) {
-    prkKey.wipe();
-    return [t1];
+  out.push(t1);
+  if (outputs >= 2) {
+    const t2 = new Uint8Array(32);
+    prkKey.macInto(t2, 0, t1, TWO);
+    out.push(t2);
+    if (outputs === 3) {
+      const t3 = new Uint8Array(32);
+      prkKey.macInto(t3, 0, t2, THREE);
+      out.push(t3);
+    }
   }
-  const t2 = new Uint8Array(32);
-  prkKey.macInto(t2, 0, t1, TWO);
-  if (outputs === 2) {
-    prkKey.wipe();
-    return [t1, t2];
-  }
-  const t3 = new Uint8Array(32);
-  prkKey.macInto(t3, 0, t2, THREE);
   prkKey.wipe();
-  return [t1, t2, t3];
+  wipeBlake2sScratch();
+  return out;
 }
