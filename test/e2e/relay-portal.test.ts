@@ -8,12 +8,13 @@ import type { Subprocess } from "bun";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PortalChannel, type ChannelEvent } from "../../src/portal/channel.ts";
+import { PortalChannel } from "../../src/portal/channel.ts";
 import { loginUrl } from "../../src/portal/login-url.ts";
 import { generateSecret, issueCredentials } from "../../src/relay/credentials.ts";
 import { METHOD_ALLOCATE, TRANSPORT_UDP } from "../../src/stun/index.ts";
 import { Allocation, type AllocationEvent } from "../../src/turn/index.ts";
 import { UdpTurnClient, errorCodeOf } from "../relay/udp-turn-client.ts";
+import { disconnectedIn, Recorder, relaysIn, type TurnEntry } from "../support/portal-events.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 /** Upper bound for anything the test waits for, only so a broken build fails instead of hanging. */
@@ -170,55 +171,12 @@ test("a token revoked while the relay runs: the portal drops it at once and the 
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-interface TurnEntry {
-  id: string;
-  addr: string;
-  username: string;
-  password: string;
-}
-
 const isOurs = (r: TurnEntry) => r.addr === `127.0.0.1:${relayPort}`;
-
-function relaysIn(e: ChannelEvent): TurnEntry[] {
-  if (e.type !== "message") return [];
-  const p = e.payload as { relays?: TurnEntry[]; connected?: TurnEntry[] } | null;
-  if (e.event === "init") return p?.relays ?? [];
-  if (e.event === "relays_presence") return p?.connected ?? [];
-  return [];
-}
-
-function disconnectedIn(e: ChannelEvent): string[] {
-  if (e.type !== "message") return [];
-  return (e.payload as { disconnected_ids?: string[] }).disconnected_ids ?? [];
-}
-
-/** Everything a channel heard, with a wait for the first matching entry from an index on. */
-class Recorder {
-  readonly events: ChannelEvent[] = [];
-  private waiters: { from: number; match: (e: ChannelEvent) => boolean; resolve: (e: ChannelEvent) => void }[] = [];
-
-  constructor(channel: PortalChannel) {
-    channel.on((e) => {
-      this.events.push(e);
-      const index = this.events.length - 1;
-      this.waiters = this.waiters.filter((w) => !(index >= w.from && w.match(e) && (w.resolve(e), true)));
-    });
-  }
-
-  until(match: (e: ChannelEvent) => boolean, from = 0): Promise<ChannelEvent> {
-    const found = this.events.slice(from).find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching event; heard ${JSON.stringify(this.events.map((e) => (e.type === "message" ? e.event : e.type)))}`)), WAIT_MS);
-      this.waiters.push({ from, match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
-    });
-  }
-}
 
 function device(role: "client" | "gateway"): { channel: PortalChannel; heard: Recorder } {
   const params = role === "client" ? { deviceId: `laptop-${tag}`, name: "laptop", publicKey: CLIENT_KEY } : { deviceId: `gw-${tag}`, name: "gw", publicKey: GATEWAY_KEY };
   const channel = new PortalChannel({ url: loginUrl(`http://127.0.0.1:${portalPort}`, role, params), token: TOKENS[role], topic: role });
-  const heard = new Recorder(channel);
+  const heard = new Recorder(channel, WAIT_MS);
   channels.push(channel);
   channel.start();
   return { channel, heard };

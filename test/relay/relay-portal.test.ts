@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../src/cli/exit.ts";
 import { relayConfig } from "../../src/cli/relay.ts";
-import { PortalChannel, type ChannelEvent } from "../../src/portal/channel.ts";
+import { PortalChannel } from "../../src/portal/channel.ts";
 import { applyConfig, validateConfig } from "../../src/portal/config.ts";
 import { loginUrl } from "../../src/portal/login-url.ts";
 import { encodeMessage, encodeReplyOk } from "../../src/portal/phoenix.ts";
@@ -12,6 +12,7 @@ import { PortalServer } from "../../src/portal/server.ts";
 import { SqliteStore } from "../../src/portal/store/sqlite-store.ts";
 import { checkUsername, generateSecret } from "../../src/relay/credentials.ts";
 import { PortalPresence } from "../../src/relay/portal-presence.ts";
+import { disconnectedIn, Recorder, relaysIn } from "../support/portal-events.ts";
 
 const CLIENT_TOKEN = "client-token-for-relay-portal";
 const GATEWAY_TOKEN = "gateway-token-for-relay-portal";
@@ -89,50 +90,6 @@ describe("firezone relay command: portal flags", () => {
   });
 });
 
-/** Everything a channel heard, with a wait for the first matching entry (earlier ones included). */
-class Recorder {
-  readonly events: ChannelEvent[] = [];
-  private waiters: { match: (e: ChannelEvent) => boolean; resolve: (e: ChannelEvent) => void }[] = [];
-
-  constructor(channel: PortalChannel) {
-    channel.on((e) => {
-      this.events.push(e);
-      this.waiters = this.waiters.filter((w) => !(w.match(e) && (w.resolve(e), true)));
-    });
-  }
-
-  /** The first event from index `from` on that matches. */
-  until(match: (e: ChannelEvent) => boolean, from = 0): Promise<ChannelEvent> {
-    const found = this.events.slice(from).find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching event; heard ${JSON.stringify(this.events.map((e) => e.type === "message" ? e.event : e.type))}`)), WAIT_MS);
-      this.waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
-    });
-  }
-}
-
-interface TurnEntry {
-  id: string;
-  addr: string;
-  username: string;
-  password: string;
-}
-
-/** Relays a client or gateway was told about in `init` or `relays_presence`. */
-function relaysIn(e: ChannelEvent): TurnEntry[] {
-  if (e.type !== "message") return [];
-  const p = e.payload as { relays?: TurnEntry[]; connected?: TurnEntry[] } | null;
-  if (e.event === "init") return p?.relays ?? [];
-  if (e.event === "relays_presence") return p?.connected ?? [];
-  return [];
-}
-
-function disconnectedIn(e: ChannelEvent): string[] {
-  if (e.type !== "message" || e.event !== "relays_presence") return [];
-  return (e.payload as { disconnected_ids?: string[] }).disconnected_ids ?? [];
-}
-
 /** Resolves once `cond()` holds (checked every few ms); fails after WAIT_MS with `what`. */
 function waitFor(what: string, cond: () => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -173,7 +130,7 @@ function startPortal(store: SqliteStore, port = 0): PortalServer {
 function device(server: PortalServer, role: "client" | "gateway"): { channel: PortalChannel; heard: Recorder } {
   const url = loginUrl(server.url, role, role === "client" ? { deviceId: "laptop-1", name: "laptop", publicKey: CLIENT_KEY } : { deviceId: "gw-1", name: "gw", publicKey: GATEWAY_KEY });
   const channel = new PortalChannel({ url, token: role === "client" ? CLIENT_TOKEN : GATEWAY_TOKEN, topic: role });
-  const heard = new Recorder(channel);
+  const heard = new Recorder(channel, WAIT_MS);
   channel.start();
   cleanups.push(() => channel.stop());
   return { channel, heard };
