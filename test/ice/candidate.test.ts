@@ -7,11 +7,10 @@ import {
   parseCandidate,
   parseCandidateList,
 } from "../../src/ice/candidate.ts";
-
-const fixtures = join(import.meta.dir, "../../../shared/reference/fixtures/firezone");
+import { FIXTURES } from "../support/fixtures.ts";
 
 function records(file: string): string[][] {
-  return readFileSync(join(fixtures, file), "utf8")
+  return readFileSync(join(FIXTURES, file), "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "" && !l.startsWith("#"))
     .map((l) => l.split("\t"));
@@ -48,7 +47,7 @@ describe("Firezone's candidate strings", () => {
   }
 
   test("a list keeps good candidates and counts junk (faulty_candidate_get_skipped)", () => {
-    const msg = JSON.parse(readFileSync(join(fixtures, "client-gateway_ice_candidates-1.json"), "utf8"));
+    const msg = JSON.parse(readFileSync(join(FIXTURES, "client-gateway_ice_candidates-1.json"), "utf8"));
     const { candidates, skipped } = parseCandidateList(msg.candidates);
     expect(candidates.length).toBe(1);
     expect(skipped).toBe(3);

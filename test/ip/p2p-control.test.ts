@@ -8,9 +8,9 @@ import {
   encodeP2pEvent,
   isP2pControl,
 } from "../../src/ip/index.ts";
+import { FIXTURES } from "../support/fixtures.ts";
 import { hex } from "./reference.ts";
 
-const FIXTURES = join(import.meta.dir, "../../../shared/reference/fixtures/firezone");
 const fixture = (name: string) => Bun.file(join(FIXTURES, name)).text();
 
 describe("p2p control packets match Firezone's fixtures", () => {

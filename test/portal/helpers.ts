@@ -7,7 +7,7 @@ import { PortalServer } from "../../src/portal/server.ts";
 import { SqliteStore } from "../../src/portal/store/sqlite-store.ts";
 import { issueToken } from "../../src/portal/tokens.ts";
 
-export const FIXTURES = join(import.meta.dir, "../../../shared/reference/fixtures/firezone");
+export { FIXTURES } from "../support/fixtures.ts";
 
 export interface Frame {
   topic: string;

@@ -10,18 +10,9 @@ import {
   randomSalt,
   verifyMessageIntegrity,
 } from "../../src/relay/credentials.ts";
+import { FIXTURES, hexFixture } from "../support/fixtures.ts";
 
-const FIXTURES = join(import.meta.dir, "../../../shared/reference/fixtures/firezone");
 const vectors = JSON.parse(readFileSync(join(FIXTURES, "relay-auth-vectors.json"), "utf8"));
-
-function hexFixture(name: string): Uint8Array {
-  const text = readFileSync(join(FIXTURES, name), "utf8")
-    .split("\n")
-    .filter((l) => !l.startsWith("#"))
-    .join("")
-    .trim();
-  return new Uint8Array(Buffer.from(text, "hex"));
-}
 
 /** The auth.rs sample: a BINDING request (transaction id all zero) with only MESSAGE-INTEGRITY. */
 function sampleSigned(): Uint8Array {

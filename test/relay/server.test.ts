@@ -1,6 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import {
   ATTR_DONT_FRAGMENT,
   ATTR_EVEN_PORT,
@@ -24,21 +22,12 @@ import { CHANNEL_REBIND_TIMEOUT_MS } from "../../src/relay/constants.ts";
 import { issueCredentials } from "../../src/relay/credentials.ts";
 import { SeededRandom } from "../../src/relay/random-source.ts";
 import { RelayServer, type RelayEvent } from "../../src/relay/server.ts";
+import { hexFixture } from "../support/fixtures.ts";
 import { channelData, errorCode, TestClient } from "./turn-test-client.ts";
 
 const SECRET = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
 const UNIX_START_MS = 1_700_000_000_000;
 const S = 1000;
-const FIXTURES = join(import.meta.dir, "../../../shared/reference/fixtures/firezone");
-
-function hexFixture(name: string): Uint8Array {
-  const text = readFileSync(join(FIXTURES, name), "utf8")
-    .split("\n")
-    .filter((l) => !l.startsWith("#"))
-    .join("")
-    .trim();
-  return new Uint8Array(Buffer.from(text, "hex"));
-}
 
 function makeServer(opts: Partial<ConstructorParameters<typeof RelayServer>[0]> = {}): RelayServer {
   const server = new RelayServer({

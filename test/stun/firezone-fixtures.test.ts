@@ -1,6 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import {
   ATTR_MESSAGE_INTEGRITY,
   getXorMappedAddress,
@@ -12,19 +10,8 @@ import {
   looksLikeStun,
   verifyIntegrity,
 } from "../../src/stun/index.ts";
+import { hexFixture as fixture } from "../support/fixtures.ts";
 
-const FIXTURES = join(import.meta.dir, "../../../shared/reference/fixtures/firezone");
-
-/** Reads a .hex fixture: `#` lines are comments, the rest is hex. */
-function fixture(name: string): Uint8Array {
-  const text = readFileSync(join(FIXTURES, name), "utf8");
-  const hex = text
-    .split("\n")
-    .filter((l) => !l.startsWith("#"))
-    .join("")
-    .replace(/\s+/g, "");
-  return new Uint8Array(Buffer.from(hex, "hex"));
-}
 
 describe("Firezone STUN fixtures", () => {
   test("minimal binding request", () => {
