@@ -38,7 +38,8 @@ const channels: PortalChannel[] = [];
 let portalPort = 0;
 let relayPort = 0;
 /** Allocation ports: a random 200-port window, so concurrent relay tests rarely meet. */
-const minPort = 42000 + Math.floor(Math.random() * 100) * 200;
+// Below the kernel's ephemeral range (32768-60999), where the relay's own port comes from.
+const minPort = 21000 + Math.floor(Math.random() * 50) * 200;
 const maxPort = minPort + 199;
 
 let portal: Subprocess | undefined;

@@ -85,8 +85,9 @@ beforeAll(async () => {
   );
   relayPort = await freeUdpPort();
   peerPort = await freeUdpPort();
-  // A random block of relay ports; a port someone else holds is skipped by the relay itself.
-  const minPort = 45000 + Math.floor(Math.random() * 19) * 1000;
+  // A random block of relay ports below the kernel's ephemeral range (32768-60999), so it never
+  // holds the listening port; a port someone else holds is skipped by the relay itself.
+  const minPort = 21000 + Math.floor(Math.random() * 11) * 1000;
   relay = Bun.spawn(
     [
       process.execPath,

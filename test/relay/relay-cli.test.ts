@@ -59,7 +59,7 @@ describe("firezone relay command", () => {
     probe.close();
     const dir = `${require("node:os").tmpdir()}/fz-relay-cli-${crypto.randomUUID()}`;
     const p = Bun.spawn(
-      [process.execPath, MAIN, "relay", "--listen", "127.0.0.1", "--port", String(port), "--min-port", "40000", "--max-port", "40100", "--log-dir", dir],
+      [process.execPath, MAIN, "relay", "--listen", "127.0.0.1", "--port", String(port), "--min-port", "23000", "--max-port", "23100", "--log-dir", dir],
       { stdout: "pipe", stderr: "pipe", env: { ...process.env, FIREZONE_RELAY_SECRET: "" } },
     );
     try {
