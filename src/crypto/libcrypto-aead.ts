@@ -40,8 +40,9 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
     const s = lib.sym;
     this.noncePtr = ptr(this.scratch, 0);
     this.outlPtr = ptr(this.scratch, 12);
-    this.shared = opts.sharedContext === true;
     const usage = opts.usage ?? "both";
+    // Sharing one context between directions only means something for a key used both ways.
+    this.shared = opts.sharedContext === true && usage === "both";
     const cipher = s.EVP_chacha20_poly1305() as Pointer | null;
     const k = this.keyBuf;
     k.set(key);

@@ -225,3 +225,13 @@ describe("blake2s() dispatch", () => {
     }
   });
 });
+
+test("libcrypto: a one-direction key ignores sharedContext", () => {
+  const k = aeadKeyOn("libcrypto", new Uint8Array(32).fill(1), { sharedContext: true, usage: "open" });
+  const s = aeadKeyOn("libcrypto", new Uint8Array(32).fill(1), { sharedContext: true, usage: "seal" });
+  const buf = new Uint8Array(new ArrayBuffer(48));
+  expect(s.seal(3, buf, 0, 32)).toBe(48);
+  expect(k.open(3, buf, 0, 48)).toBe(32);
+  k.dispose();
+  s.dispose();
+});
