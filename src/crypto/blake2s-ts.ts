@@ -112,12 +112,14 @@ function writeOut(h: Int32Array, out: Uint8Array, outOff: number, outLen: number
   for (let i = 0; i < outLen; i++) out[outOff + i] = h[i >> 2] >>> ((i & 3) << 3);
 }
 
-/**
- * Absorbs `parts` (already `t` bytes counted) into `h` and finalises. Every block but the last
- * is compressed as it fills, so a part boundary inside a block is staged through `stage`.
- */
+/** Bytes of a block that straddles parts (or is the short last block). */
 const stage = new Uint8Array(BLOCK);
 
+/**
+ * Absorbs a ‖ b ‖ c (after `t` bytes already counted) into `h` and finalises. BLAKE2 flags the
+ * last block, so a full block is only compressed once more input is known to follow; a block
+ * that straddles parts is staged through `stage`.
+ */
 function absorbAndFinish(h: Int32Array, t: number, a: Uint8Array, b: Uint8Array | undefined, c: Uint8Array | undefined): void {
   let fill = 0;
   const total = a.length + (b ? b.length : 0) + (c ? c.length : 0);
