@@ -52,20 +52,20 @@ import { buildP2pControl, isP2pControl, P2P_EVENT_GOODBYE } from "../ip/p2p-cont
 import { IPV6_HEADER_LEN } from "../ip/constants.ts";
 import { x25519GenerateKeyPair } from "../crypto/index.ts";
 import { logger } from "../log/index.ts";
-import { cryptoRandom, ipFamily, looksLikeStun, parseMessage, sameAddress, type RandomSource, type SocketAddress } from "../stun/index.ts";
-import { Allocation } from "../turn/index.ts";
+import { cryptoRandom, looksLikeStun, parseMessage, sameAddress, type RandomSource, type SocketAddress } from "../stun/index.ts";
+import type { Allocation } from "../turn/index.ts";
 import { Device, DropReason, MESSAGE_HANDSHAKE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE, TunnAction, type TunnResult } from "../wireguard/index.ts";
 import { Connection, type Path } from "./connection.ts";
 import {
   CHANNEL_DATA_HEADROOM,
   ICE_REKEY_ATTEMPT_TIME,
   MAX_DATAGRAM,
-  REMOVED_RELAYS_MEMORY,
   STUN_PORT,
   UPSERT_ROLLOVER_INTERVAL,
 } from "./constants.ts";
 import { optimisticCandidates } from "./optimistic-candidates.ts";
 import { sampleRelay } from "./relay-sampling.ts";
+import { RelayTable, type RelayEntry } from "./relay-table.ts";
 import type {
   ConnectionInfo,
   ConnectionParams,
@@ -102,12 +102,6 @@ export interface NodeConfig {
 /** Default wall-clock epoch for simulations: 2025-01-01T00:00:00Z. */
 const SIMULATED_EPOCH_MS = 1_735_689_600_000;
 
-interface RelayEntry<RId> {
-  id: RId;
-  config: RelayConfig<RId>;
-  allocation: Allocation;
-}
-
 const EMPTY = new Uint8Array(0);
 
 export class Node<TId, RId> {
@@ -118,9 +112,7 @@ export class Node<TId, RId> {
   private lastNow: number;
 
   private readonly connections = new Map<TId, Connection<TId, RId>>();
-  private readonly relays = new Map<RId, RelayEntry<RId>>();
-  /** IPs of relays we removed: late datagrams from them are dropped. */
-  private readonly removedRelayIps: string[] = [];
+  private readonly relays = new RelayTable<RId>();
   private readonly hostCandidates: SocketAddress[] = [];
 
   private readonly transmits: Transmit[] = [];
@@ -257,25 +249,17 @@ export class Node<TId, RId> {
     const touched = new Set<RId>();
     for (const cfg of add) {
       touched.add(cfg.id);
-      const existing = this.relays.get(cfg.id);
-      if (existing && sameRelay(existing.config, cfg) && !existing.allocation.isGone()) continue;
-      if (existing) this.removeRelay(cfg.id, now, false);
+      if (this.relays.isCurrent(cfg)) continue;
+      // Changed: the old allocation (if any) goes first, with its candidates.
+      this.removeRelay(cfg.id, now, false);
       if (!cfg.v4 && !cfg.v6) {
         this.drop("relay-without-address");
         continue;
       }
-      for (const a of [cfg.v4, cfg.v6]) {
-        const i = a ? this.removedRelayIps.indexOf(a.ip) : -1;
-        if (i >= 0) this.removedRelayIps.splice(i, 1);
-      }
-      const server: { v4?: SocketAddress; v6?: SocketAddress } = {};
-      if (cfg.v4) server.v4 = cfg.v4;
-      if (cfg.v6) server.v6 = cfg.v6;
-      const allocation = new Allocation({ server, username: cfg.username, password: cfg.password, realm: cfg.realm, now, random: this.random });
-      this.relays.set(cfg.id, { id: cfg.id, config: { ...cfg }, allocation });
+      this.relays.add(cfg, now, this.random);
       log.debug("relay added", { relay: String(cfg.id) });
     }
-    for (const [id, entry] of this.relays) if (!touched.has(id)) entry.allocation.refresh(now);
+    for (const entry of this.relays.values()) if (!touched.has(entry.id)) entry.allocation.refresh(now);
     for (const entry of [...this.relays.values()]) this.processAllocation(entry, now);
     this.assignPendingRelays(now);
   }
@@ -321,7 +305,7 @@ export class Node<TId, RId> {
     if (bytes.length === 0) return this.dropIn("empty-datagram");
     const first = bytes[0]!;
     const stunOrChannel = first <= 3 || (first >= 64 && first <= 79);
-    if (stunOrChannel && (from.port === STUN_PORT || this.isRelayIp(from.ip))) {
+    if (stunOrChannel && (from.port === STUN_PORT || this.relays.isRelayIp(from.ip))) {
       for (const entry of this.relays.values()) {
         if (!entry.allocation.matchesServer(from)) continue;
         const r = entry.allocation.handleInput(from, local, bytes, now);
@@ -335,7 +319,7 @@ export class Node<TId, RId> {
         this.count("channel-data");
         return this.handlePeerDatagram(r.peer, r.relayed, bytes.subarray(r.payloadOffset, r.payloadOffset + r.payloadLength), now);
       }
-      if (this.removedRelayIps.includes(from.ip)) return this.dropIn("removed-relay");
+      if (this.relays.wasRemoved(from.ip)) return this.dropIn("removed-relay");
       if (first >= 64) return this.dropIn("channel-data-unknown-relay");
     }
     return this.handlePeerDatagram(from, local, bytes, now);
@@ -488,7 +472,7 @@ export class Node<TId, RId> {
   }
 
   relayIds(): RId[] {
-    return [...this.relays.keys()];
+    return this.relays.ids();
   }
 
   /** The allocation on relay `id`, for status output and tests. */
@@ -669,7 +653,7 @@ export class Node<TId, RId> {
   }
 
   private onNominated(conn: Connection<TId, RId>, e: Extract<IceEvent, { type: "nominated" }>, now: number): void {
-    const allocation = this.allocationForRelayed(e.source);
+    const allocation = this.relays.allocationForRelayed(e.source);
     const theirsRelayed = e.remoteKind === "relay";
     const kind: PathKind = allocation ? (theirsRelayed ? "relay-to-relay" : "relay-to-peer") : theirsRelayed ? "peer-to-relay" : "peer-to-peer";
     if (conn.path === undefined) conn.pathSince = now;
@@ -795,16 +779,8 @@ export class Node<TId, RId> {
   }
 
   private removeRelay(id: RId, now: number, remember: boolean): void {
-    const entry = this.relays.get(id);
+    const entry = this.relays.remove(id, remember);
     if (!entry) return;
-    this.relays.delete(id);
-    if (remember) {
-      for (const a of [entry.config.v4, entry.config.v6]) {
-        if (!a) continue;
-        this.removedRelayIps.push(a.ip);
-        if (this.removedRelayIps.length > REMOVED_RELAYS_MEMORY) this.removedRelayIps.shift();
-      }
-    }
     const all = [...entry.allocation.hostAndServerReflexiveCandidates(), ...entry.allocation.relayCandidates()];
     for (const conn of [...this.connections.values()]) {
       for (const c of all) {
@@ -822,33 +798,16 @@ export class Node<TId, RId> {
     log.debug("relay removed", { relay: String(id) });
   }
 
+  /** Whether a candidate of relay `except` stays valid through another relay or our own host addresses. */
   private otherRelayHas(except: RId, kind: CandidateKind, addr: SocketAddress): boolean {
-    for (const [id, e] of this.relays) {
-      if (id === except) continue;
-      if (e.allocation.hostAndServerReflexiveCandidates().some((c) => c.kind === kind && sameAddress(c.address, addr))) return true;
-    }
-    return kind === "host" && this.hostCandidates.some((h) => sameAddress(h, addr));
-  }
-
-  private allocationForRelayed(addr: SocketAddress): Allocation | undefined {
-    const family = ipFamily(addr.ip);
-    for (const e of this.relays.values()) {
-      const r = e.allocation.relayedAddress(family);
-      if (r && sameAddress(r, addr)) return e.allocation;
-    }
-    return undefined;
-  }
-
-  private isRelayIp(ip: string): boolean {
-    for (const e of this.relays.values()) if (e.config.v4?.ip === ip || e.config.v6?.ip === ip) return true;
-    return this.removedRelayIps.includes(ip);
+    return this.relays.otherHasCandidate(except, kind, addr) || (kind === "host" && this.hostCandidates.some((h) => sameAddress(h, addr)));
   }
 
   // ---- output helpers ------------------------------------------------------------------------
 
   /** Sends `payload` from our address `local`: directly from a host socket, or as ChannelData via the relay that owns `local`. */
   private sendFrom(local: SocketAddress, remote: SocketAddress, payload: Uint8Array, now: number): void {
-    const allocation = this.allocationForRelayed(local);
+    const allocation = this.relays.allocationForRelayed(local);
     if (!allocation) {
       this.transmits.push({ src: local, dst: remote, payload });
       return;
@@ -904,9 +863,4 @@ export class Node<TId, RId> {
 
 function readReceiverOfResponse(b: Uint8Array): number {
   return (b[8]! | (b[9]! << 8) | (b[10]! << 16) | (b[11]! << 24)) >>> 0;
-}
-
-function sameRelay<RId>(a: RelayConfig<RId>, b: RelayConfig<RId>): boolean {
-  const addr = (x: SocketAddress | undefined, y: SocketAddress | undefined) => (x === undefined ? y === undefined : y !== undefined && sameAddress(x, y));
-  return addr(a.v4, b.v4) && addr(a.v6, b.v6) && a.username === b.username && a.password === b.password && (a.realm ?? "firezone") === (b.realm ?? "firezone");
 }
