@@ -208,11 +208,9 @@ export class Node<TId, RId> {
   addRemoteCandidate(id: TId, sdp: string, now: number): boolean {
     this.lastNow = now;
     const conn = this.connections.get(id);
-    if (!conn) return this.drop("candidate-unknown-connection");
-    const parsed = parseCandidate(sdp);
-    if (!parsed.ok) return this.drop(`candidate-${parsed.reason}`);
-    const c = parsed.candidate;
-    if (!conn.remoteCandidates.some((r) => r.ip === c.ip && r.port === c.port && r.kind === c.kind)) conn.remoteCandidates.push(c);
+    const c = this.signalledCandidate(conn, sdp);
+    if (!conn || !c) return false;
+    if (!conn.remoteCandidates.some((r) => sameCandidate(r, c))) conn.remoteCandidates.push(c);
     conn.resume(now);
     conn.agent.addRemoteCandidate(c, now);
     this.bindChannelFor(conn, c, now);
@@ -227,11 +225,9 @@ export class Node<TId, RId> {
   removeRemoteCandidate(id: TId, sdp: string, now: number): boolean {
     this.lastNow = now;
     const conn = this.connections.get(id);
-    if (!conn) return this.drop("candidate-unknown-connection");
-    const parsed = parseCandidate(sdp);
-    if (!parsed.ok) return this.drop(`candidate-${parsed.reason}`);
-    const c = parsed.candidate;
-    const i = conn.remoteCandidates.findIndex((r) => r.ip === c.ip && r.port === c.port && r.kind === c.kind);
+    const c = this.signalledCandidate(conn, sdp);
+    if (!conn || !c) return false;
+    const i = conn.remoteCandidates.findIndex((r) => sameCandidate(r, c));
     if (i >= 0) conn.remoteCandidates.splice(i, 1);
     const removed = conn.agent.invalidateRemoteCandidate(c, now);
     this.processConnection(conn, now);
@@ -723,6 +719,14 @@ export class Node<TId, RId> {
     this.emit({ type: "invalidate-ice-candidate", connection: conn.id, candidate: formatCandidate(c) });
   }
 
+  /** The candidate a peer signalled for `conn`; a counted drop when there is no such connection or it does not parse. */
+  private signalledCandidate(conn: Connection<TId, RId> | undefined, sdp: string): Candidate | undefined {
+    if (!conn) return this.dropIn("candidate-unknown-connection");
+    const parsed = parseCandidate(sdp);
+    if (!parsed.ok) return this.dropIn(`candidate-${parsed.reason}`);
+    return parsed.candidate;
+  }
+
   /** "Always use all candidates": a relay/srflx/prflx remote candidate gets a channel on our relay. */
   private bindChannelFor(conn: Connection<TId, RId>, c: Candidate, now: number): void {
     if (c.kind === "host" || conn.relay === undefined) return;
@@ -841,24 +845,28 @@ export class Node<TId, RId> {
     return undefined;
   }
 
-  private random01(): number {
+  private random32(): number {
     this.random(this.rand4);
     const b = this.rand4;
-    return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 0x1_0000_0000;
+    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  }
+
+  private random01(): number {
+    return this.random32() / 0x1_0000_0000;
   }
 
   private makeDevice(privateKey: Uint8Array): Device<TId> {
     return new Device<TId>({
       privateKey,
       wallClock: this.wallClock,
-      random32: () => {
-        this.random(this.rand4);
-        const b = this.rand4;
-        return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-      },
+      random32: () => this.random32(),
       random: () => this.random01(),
     });
   }
+}
+
+function sameCandidate(a: Candidate, b: Candidate): boolean {
+  return a.ip === b.ip && a.port === b.port && a.kind === b.kind;
 }
 
 function readReceiverOfResponse(b: Uint8Array): number {
