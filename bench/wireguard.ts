@@ -57,6 +57,15 @@ const splits = Array.from({ length: rounds }, () => handshakeSplit(values.long ?
 const median = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1];
 const split = { initiator: median(splits.map((s) => s.initiator)), responder: median(splits.map((s) => s.responder)) };
 
+// Issue 3's targets, read off this run (one core, native backend).
+const row = (group: string, name: string) => report.results.find((m) => m.group === group && m.name === name);
+const hs = row("handshake", "full handshake (init, response, keepalive)")?.opsPerSec ?? 0;
+const dataMb = row("encapsulate+decapsulate 1420 B", "engine a→b")?.mbPerSec ?? 0;
+const targets = [
+  `full handshakes ${hs.toFixed(0)}/s (target ≥ 2000: ${hs >= 2000 ? "met" : "NOT met"})`,
+  `engine encapsulate+decapsulate ${dataMb.toFixed(0)} MB/s on one core (target ≥ 600: ${dataMb >= 600 ? "met" : "NOT met"})`,
+];
+
 if (values.json) {
   process.stdout.write(reportToJson(report).trimEnd() + "\n");
   process.stdout.write(JSON.stringify({ handshakeSidesPerSecond: split }) + "\n");
@@ -65,4 +74,5 @@ if (values.json) {
   process.stdout.write(
     `\nhandshake by side (median of ${rounds}): initiator ${split.initiator.toFixed(0)}/s, responder ${split.responder.toFixed(0)}/s\n`,
   );
+  process.stdout.write(`targets: ${targets.join("; ")}\n`);
 }
