@@ -8,6 +8,7 @@ import { SeededRandom } from "../../src/relay/random-source.ts";
 import { RelayServer } from "../../src/relay/server.ts";
 import { Node, type NodeEvent, type RelayConfig } from "../../src/snownet/index.ts";
 import { addressKey, ipFamily, sameAddress, seededRandom, type SocketAddress } from "../../src/stun/index.ts";
+import { ipv4Packet } from "../support/ipv4-packet.ts";
 
 export const SECRET = "4c98bf59c99b3e467ecd7cf9d6b3e5279645fca59be67bc5bb4af3cf653761ab";
 export const UNIX0 = 1_700_000_000_000;
@@ -285,17 +286,7 @@ export function key(a: SocketAddress): string {
 
 /** A tiny IPv4/UDP-ish packet whose payload says `text`. */
 export function ipv4(text: string, src = [100, 64, 0, 1], dst = [100, 64, 0, 2]): Uint8Array {
-  const body = new TextEncoder().encode(text);
-  const pkt = new Uint8Array(20 + body.length);
-  pkt[0] = 0x45;
-  pkt[2] = pkt.length >> 8;
-  pkt[3] = pkt.length & 0xff;
-  pkt[8] = 64;
-  pkt[9] = 17;
-  pkt.set(src, 12);
-  pkt.set(dst, 16);
-  pkt.set(body, 20);
-  return pkt;
+  return ipv4Packet(text, src, dst);
 }
 
 export function text(packet: Uint8Array): string {
