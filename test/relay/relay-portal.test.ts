@@ -122,6 +122,14 @@ function newStore(): SqliteStore {
   return store;
 }
 
+/** A fresh store and a portal on it, both closed after the test. */
+function startWorld(): { store: SqliteStore; server: PortalServer } {
+  const store = newStore();
+  const server = startPortal(store);
+  cleanups.push(() => store.close(), () => server.stop());
+  return { store, server };
+}
+
 function startPortal(store: SqliteStore, port = 0): PortalServer {
   const server = new PortalServer({ store, port });
   return server;
@@ -144,9 +152,7 @@ function presence(server: PortalServer, secret: string, token = RELAY_TOKEN): Po
 
 describe("PortalPresence against the portal", () => {
   test("joins with stamp_secret: clients and gateways get credentials that only this secret verifies", async () => {
-    const store = newStore();
-    const server = startPortal(store);
-    cleanups.push(() => store.close(), () => server.stop());
+    const { server } = startWorld();
     const client = device(server, "client");
     const gateway = device(server, "gateway");
     await client.heard.until((e) => e.type === "joined");
@@ -178,9 +184,7 @@ describe("PortalPresence against the portal", () => {
   });
 
   test("leave(): the portal drops the relay at once and tells clients disconnected_ids", async () => {
-    const store = newStore();
-    const server = startPortal(store);
-    cleanups.push(() => store.close(), () => server.stop());
+    const { server } = startWorld();
     const client = device(server, "client");
     const relay = presence(server, generateSecret());
     relay.start();
@@ -213,9 +217,7 @@ describe("PortalPresence against the portal", () => {
   });
 
   test("a refused token ends the presence with invalid_token", async () => {
-    const store = newStore();
-    const server = startPortal(store);
-    cleanups.push(() => store.close(), () => server.stop());
+    const { server } = startWorld();
     const relay = presence(server, generateSecret(), "not-a-relay-token-at-all");
     relay.start();
     const error = await relay.done();
@@ -228,9 +230,7 @@ describe("PortalPresence against the portal", () => {
   });
 
   test("a token revoked while joined: disconnect{token_expired} ends the presence", async () => {
-    const store = newStore();
-    const server = startPortal(store);
-    cleanups.push(() => store.close(), () => server.stop());
+    const { store, server } = startWorld();
     const client = device(server, "client");
     const relay = presence(server, generateSecret());
     relay.start();
