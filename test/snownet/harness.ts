@@ -3,6 +3,7 @@
  * server core (src/relay/server.ts). Candidates are signalled instantly between the two peers
  * (the portal's job), every datagram takes `latency` ms, and `blocked(from, to)` cuts links.
  */
+import { expect } from "bun:test";
 import { issueCredentials } from "../../src/relay/credentials.ts";
 import { SeededRandom } from "../../src/relay/random-source.ts";
 import { RelayServer } from "../../src/relay/server.ts";
@@ -291,6 +292,26 @@ export function ipv4(text: string, src = [100, 64, 0, 1], dst = [100, 64, 0, 2])
 
 export function text(packet: Uint8Array): string {
   return new TextDecoder().decode(packet.subarray(20));
+}
+
+/** Sends `msg` from `from` over connection `conn` (which must be ready to transmit); returns what `to` received. */
+export function roundTrip(wire: Wire, from: Peer, conn: string, to: Peer, msg: string): string[] {
+  to.inbox.length = 0;
+  const r = from.node.encapsulate(conn, ipv4(msg), wire.now);
+  expect(r.status).toBe("transmit");
+  wire.sendEncapsulated(from, r);
+  wire.runFor(50);
+  return to.inbox.map((x) => text(x.packet));
+}
+
+/** Like roundTrip, for polling: false when the connection cannot transmit yet or `msg` did not arrive. */
+export function arrives(wire: Wire, from: Peer, conn: string, to: Peer, msg: string): boolean {
+  to.inbox.length = 0;
+  const r = from.node.encapsulate(conn, ipv4(msg), wire.now);
+  if (r.status !== "transmit") return false;
+  wire.sendEncapsulated(from, r);
+  wire.runFor(50);
+  return to.inbox.some((x) => text(x.packet) === msg);
 }
 
 const PSK = new Uint8Array(32).fill(7);

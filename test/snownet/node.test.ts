@@ -4,7 +4,7 @@
  * connecting buffer, failure and idling.
  */
 import { describe, expect, test } from "bun:test";
-import { established, ipv4, pair, SymmetricNat, text, type Peer, type Wire } from "./harness.ts";
+import { arrives, established, ipv4, pair, roundTrip, SymmetricNat, text, type Peer, type Wire } from "./harness.ts";
 import { MAX_BUFFERED_PACKETS } from "../../src/snownet/index.ts";
 import { x25519GenerateKeyPair } from "../../src/crypto/index.ts";
 import { MessageBuilder, METHOD_BINDING, newTransactionId } from "../../src/stun/index.ts";
@@ -18,15 +18,6 @@ function connect(opts: Parameters<typeof pair>[0] = {}) {
 }
 
 /** Sends `msg` from peer `from` (connection `conn`) and returns what arrives on the other side. */
-function roundTrip(wire: Wire, from: Peer, conn: string, to: Peer, msg: string): string[] {
-  to.inbox.length = 0;
-  const r = from.node.encapsulate(conn, ipv4(msg), wire.now);
-  expect(r.status).toBe("transmit");
-  wire.sendEncapsulated(from, r);
-  wire.runFor(50);
-  return to.inbox.map((x) => text(x.packet));
-}
-
 describe("connections", () => {
   test("direct: both sides establish peer-to-peer and data flows both ways", () => {
     const { wire, a, b } = connect();
@@ -454,23 +445,8 @@ describe("reset and relays", () => {
   });
 });
 
-function roundTripOk(wire: Wire, a: Peer, b: Peer): boolean {
-  b.inbox.length = 0;
-  const r = a.node.encapsulate("gw", ipv4("probe"), wire.now);
-  if (r.status !== "transmit") return false;
-  wire.sendEncapsulated(a, r);
-  wire.runFor(50);
-  return b.inbox.some((x) => text(x.packet) === "probe");
-}
-
-function roundTripDown(wire: Wire, a: Peer, b: Peer): boolean {
-  a.inbox.length = 0;
-  const r = b.node.encapsulate("client", ipv4("probe down"), wire.now);
-  if (r.status !== "transmit") return false;
-  wire.sendEncapsulated(b, r);
-  wire.runFor(50);
-  return a.inbox.some((x) => text(x.packet) === "probe down");
-}
+const roundTripOk = (wire: Wire, a: Peer, b: Peer): boolean => arrives(wire, a, "gw", b, "probe");
+const roundTripDown = (wire: Wire, a: Peer, b: Peer): boolean => arrives(wire, b, "client", a, "probe down");
 
 function stunBindingRequest(username: string): Uint8Array {
   // Built with the codec so the shape is exact; integrity is irrelevant: nobody claims the ufrag.
