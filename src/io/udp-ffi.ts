@@ -164,11 +164,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       const base = k * 16; // u32 index of mmsghdr k
       setPtr(m, base, batch.addrPtr + i * SOCKADDR_SLOT);
       m[base + 2] = SOCKADDR_SLOT;
-      setPtr(m, base + MSGHDR_IOV / 4, this.recvIovPtr + k * 16);
-      setPtr(m, base + MSGHDR_IOVLEN / 4, 1);
-      setPtr(m, base + MSGHDR_CONTROL / 4, 0);
-      setPtr(m, base + MSGHDR_CONTROLLEN / 4, 0);
-      m[base + 12] = 0;
+      setSingleIov(m, base, this.recvIovPtr + k * 16);
       setPtr(iov, k * 4, batch.dataPtr + i * batch.slotSize + batch.headroom);
       setPtr(iov, k * 4 + 2, batch.payloadRoom);
     }
@@ -237,11 +233,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       const base = msgs * 16;
       setPtr(m, base, batch.addrPtr + i * SOCKADDR_SLOT);
       m[base + 2] = salen;
-      setPtr(m, base + MSGHDR_IOV / 4, this.sendIovPtr + iovs * 16);
-      setPtr(m, base + MSGHDR_IOVLEN / 4, 1);
-      setPtr(m, base + MSGHDR_CONTROL / 4, 0);
-      setPtr(m, base + MSGHDR_CONTROLLEN / 4, 0);
-      m[base + 12] = 0;
+      setSingleIov(m, base, this.sendIovPtr + iovs * 16);
       setPtr(iov, iovs * 4, batch.dataPtr + batch.start(i));
       setPtr(iov, iovs * 4 + 2, len);
       iovs++;
@@ -320,11 +312,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
         f[b] = m[k * 16]!;
         f[b + 1] = m[k * 16 + 1]!;
         f[b + 2] = m[k * 16 + 2]!;
-        setPtr(f, b + MSGHDR_IOV / 4, this.sendIovPtr + (iovIdx + s) * 16);
-        setPtr(f, b + MSGHDR_IOVLEN / 4, 1);
-        setPtr(f, b + MSGHDR_CONTROL / 4, 0);
-        setPtr(f, b + MSGHDR_CONTROLLEN / 4, 0);
-        f[b + 12] = 0;
+        setSingleIov(f, b, this.sendIovPtr + (iovIdx + s) * 16);
       }
       const r = libc.sendmmsg(this.fd, flat, segs, 0);
       if (r > 0) sent += r;
@@ -371,6 +359,15 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
 function setPtr(u32: Uint32Array, index: number, value: number): void {
   u32[index] = value >>> 0;
   u32[index + 1] = Math.floor(value / 0x100000000);
+}
+
+/** Points the mmsghdr at u32 index `base` at one iovec, with no control data and no flags. */
+function setSingleIov(m: Uint32Array, base: number, iovPtr: number): void {
+  setPtr(m, base + MSGHDR_IOV / 4, iovPtr);
+  setPtr(m, base + MSGHDR_IOVLEN / 4, 1);
+  setPtr(m, base + MSGHDR_CONTROL / 4, 0);
+  setPtr(m, base + MSGHDR_CONTROLLEN / 4, 0);
+  m[base + 12] = 0; // msg_flags
 }
 
 /** Which sendIov entry mmsghdr `base` points at. */
