@@ -63,21 +63,19 @@ export const getMappedAddress = (m: StunMessage) => getAddress(m, ATTR_MAPPED_AD
 
 /** All XOR-RELAYED-ADDRESS attributes: a dual-stack Allocate success carries one per family (RFC 8656 §7.3). */
 export function getXorRelayedAddresses(msg: StunMessage): SocketAddress[] | MalformedAttribute {
-  const out: SocketAddress[] = [];
-  for (const a of msg.attributes) {
-    if (a.type !== ATTR_XOR_RELAYED_ADDRESS) continue;
-    const v = decodeAddressAt(msg, a.type, a.offset, a.length, true);
-    if (v instanceof MalformedAttribute) return v;
-    out.push(v);
-  }
-  return out;
+  return getXorAddresses(msg, ATTR_XOR_RELAYED_ADDRESS);
 }
 
 /** XOR-PEER-ADDRESS may repeat in CreatePermission (RFC 8656 §9); ChannelBind uses the first. */
 export function getXorPeerAddresses(msg: StunMessage): SocketAddress[] | MalformedAttribute {
+  return getXorAddresses(msg, ATTR_XOR_PEER_ADDRESS);
+}
+
+/** Every XOR-address attribute of `type`, in order; the first malformed one fails them all. */
+function getXorAddresses(msg: StunMessage, type: number): SocketAddress[] | MalformedAttribute {
   const out: SocketAddress[] = [];
   for (const a of msg.attributes) {
-    if (a.type !== ATTR_XOR_PEER_ADDRESS) continue;
+    if (a.type !== type) continue;
     const v = decodeAddressAt(msg, a.type, a.offset, a.length, true);
     if (v instanceof MalformedAttribute) return v;
     out.push(v);
