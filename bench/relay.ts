@@ -33,6 +33,7 @@ import {
   transactionKey,
   type StunMessage,
 } from "../src/stun/index.ts";
+import { freeUdpPort } from "../test/support/ports.ts";
 
 const REPO = join(import.meta.dir, "..");
 const CHANNEL = 0x4000;
@@ -125,13 +126,6 @@ async function generate(cfg: GeneratorConfig): Promise<void> {
 }
 
 // ---- orchestration ---------------------------------------------------------------------------------
-
-async function freeUdpPort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const p = s.port;
-  s.close();
-  return p;
-}
 
 async function waitForBinding(port: number, proc: Subprocess): Promise<void> {
   let ok = false;

@@ -15,6 +15,7 @@ import { METHOD_ALLOCATE, TRANSPORT_UDP } from "../../src/stun/index.ts";
 import { Allocation, type AllocationEvent } from "../../src/turn/index.ts";
 import { UdpTurnClient, errorCodeOf } from "../relay/udp-turn-client.ts";
 import { disconnectedIn, Recorder, relaysIn, type TurnEntry } from "../support/portal-events.ts";
+import { freeTcpPort, freeUdpPort } from "../support/ports.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 /** Upper bound for anything the test waits for, only so a broken build fails instead of hanging. */
@@ -213,20 +214,6 @@ async function startPortal(): Promise<Subprocess> {
     await Bun.sleep(25);
   }
   throw new Error("the portal never answered /healthz");
-}
-
-async function freeTcpPort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  const port = s.port;
-  s.close();
-  return port;
 }
 
 type AllocateResult = { ok: true; ip: string; port: number } | { ok: false; reason: string };

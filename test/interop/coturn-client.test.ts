@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SocketAddress } from "../../src/stun/index.ts";
 import { Allocation, type AllocationEvent } from "../../src/turn/index.ts";
+import { freeUdpPort } from "../support/ports.ts";
 
 const SECRET = randomBytes(16).toString("hex");
 const HOST = "127.0.0.1";
@@ -21,13 +22,6 @@ let proc: ReturnType<typeof Bun.spawn> | undefined;
 let dir = "";
 let serverPort = 0;
 let refused = 0;
-
-async function freeUdpPort(): Promise<number> {
-  const s = await Bun.udpSocket({ hostname: HOST, port: 0 });
-  const port = s.port;
-  s.close();
-  return port;
-}
 
 /** A UDP socket on loopback that queues what it receives. */
 async function openSocket() {

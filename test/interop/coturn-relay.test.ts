@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { issueCredentials } from "../../src/relay/credentials.ts";
+import { freeUdpPort } from "../support/ports.ts";
 
 // uclient runs take a few seconds each (it lingers to collect late echoes); no test measures time.
 setDefaultTimeout(60_000);
@@ -21,13 +22,6 @@ let relay: Subprocess;
 let relayPort = 0;
 let peerPort = 0;
 let hasIpv6 = false;
-
-async function freeUdpPort(hostname = "127.0.0.1"): Promise<number> {
-  const s = await Bun.udpSocket({ hostname, port: 0 });
-  const port = s.port;
-  s.close();
-  return port;
-}
 
 /** Sends Firezone's minimal BINDING request until the relay answers (it is up), at most ~15 s. */
 async function waitForRelay(port: number): Promise<void> {

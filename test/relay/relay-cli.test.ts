@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { relayConfig } from "../../src/cli/relay.ts";
 import { UsageError } from "../../src/cli/exit.ts";
+import { freeUdpPort } from "../support/ports.ts";
 
 const MAIN = join(import.meta.dir, "../../src/cli/main.ts");
 
@@ -54,9 +55,7 @@ describe("firezone relay command", () => {
   });
 
   test("without a secret one is generated and printed once; SIGINT stops it cleanly (exit 0)", async () => {
-    const probe = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    const port = probe.port;
-    probe.close();
+    const port = await freeUdpPort();
     const dir = `${require("node:os").tmpdir()}/fz-relay-cli-${crypto.randomUUID()}`;
     const p = Bun.spawn(
       [process.execPath, MAIN, "relay", "--listen", "127.0.0.1", "--port", String(port), "--min-port", "23000", "--max-port", "23100", "--log-dir", dir],
