@@ -497,17 +497,8 @@ export class Portal {
         if (typeof p?.resource_id !== "string" || typeof p.domain !== "string") return this.badFrame(session, CLIENT_TOPIC, msg.rawRef, "invalid_payload");
         return this.push(session, "device_pool_domain_resolution_failed", { resource_id: p.resource_id, domain: p.domain, reason: "not_found" });
       }
-      case "no_relays":
-        // The client lost all relays: resend what there is, with fresh credentials.
-        return this.push(session, "relays_presence", { disconnected_ids: [], connected: this.relayList(session, now) });
-      case "set_snownet_capabilities": {
-        const caps = parseSnownetCapabilities(msg.payload);
-        if (!caps) return this.badFrame(session, CLIENT_TOPIC, msg.rawRef, "invalid_payload");
-        session.iceless = caps.iceless;
-        return;
-      }
       default:
-        return this.badFrame(session, CLIENT_TOPIC, msg.rawRef, "unknown_event");
+        return this.deviceEvent(session, CLIENT_TOPIC, msg, now);
     }
   }
 
@@ -626,16 +617,27 @@ export class Portal {
         }
         return;
       }
+      default:
+        return this.deviceEvent(session, GATEWAY_TOPIC, msg, now);
+    }
+  }
+
+  // ---- events of either device topic
+
+  /** What a client and a gateway both send about their own snownet; anything else is unknown. */
+  private deviceEvent(session: ClientSession | GatewaySession, topic: string, msg: PhoenixMessage, now: number): void {
+    switch (msg.event) {
       case "no_relays":
+        // The device lost all relays: resend what there is, with fresh credentials.
         return this.push(session, "relays_presence", { disconnected_ids: [], connected: this.relayList(session, now) });
       case "set_snownet_capabilities": {
         const caps = parseSnownetCapabilities(msg.payload);
-        if (!caps) return this.badFrame(session, GATEWAY_TOPIC, msg.rawRef, "invalid_payload");
+        if (!caps) return this.badFrame(session, topic, msg.rawRef, "invalid_payload");
         session.iceless = caps.iceless;
         return;
       }
       default:
-        return this.badFrame(session, GATEWAY_TOPIC, msg.rawRef, "unknown_event");
+        return this.badFrame(session, topic, msg.rawRef, "unknown_event");
     }
   }
 
