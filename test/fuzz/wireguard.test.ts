@@ -10,22 +10,11 @@ import { Device } from "../../src/wireguard/device.ts";
 import { RateLimiter } from "../../src/wireguard/rate-limiter.ts";
 import { TunnAction, type TunnResult } from "../../src/wireguard/result.ts";
 import { Tunnel } from "../../src/wireguard/tunnel.ts";
+import { xorshift32 as prng } from "../support/prng.ts";
 import { copyOut, FakeTime, ipv4Packet } from "../wireguard/pair.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_0003);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 120_000);
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 const rnd = prng(SEED);
 const below = (n: number) => rnd() % n;

@@ -1,6 +1,8 @@
 import { x25519GenerateKeyPair } from "../../src/crypto/index.ts";
 import { TunnAction, type TunnResult } from "../../src/wireguard/result.ts";
 import { Tunnel, type TunnelConfig } from "../../src/wireguard/tunnel.ts";
+import { ipv4Packet as minimalIpv4Packet } from "../support/ipv4-packet.ts";
+import { xorshift32 } from "../support/prng.ts";
 
 /** Fake clocks shared by both ends: monotonic `now` and a wall clock that moves with it. */
 export class FakeTime {
@@ -15,29 +17,12 @@ export class FakeTime {
 
 /** A deterministic [0,1) source so jitter is reproducible. */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x1_0000_0000;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 0x1_0000_0000;
 }
 
 export function ipv4Packet(payload: Uint8Array | string, src = [10, 0, 0, 1], dst = [10, 0, 0, 2]): Uint8Array {
-  const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-  const pkt = new Uint8Array(20 + body.length);
-  pkt[0] = 0x45;
-  pkt[2] = pkt.length >> 8;
-  pkt[3] = pkt.length & 0xff;
-  pkt[8] = 64;
-  pkt[9] = 17;
-  pkt.set(src, 12);
-  pkt.set(dst, 16);
-  pkt.set(body, 20);
-  return pkt;
+  return minimalIpv4Packet(payload, src, dst);
 }
 
 export function copyOut(r: TunnResult): Uint8Array {
