@@ -313,6 +313,14 @@ export class IceAgent {
     return { at: Math.max(next, this.lastNow + TA_MS), reason: "ice connectivity check" };
   }
 
+  /**
+   * Checks in a row the nominated pair left unanswered (0 without one). A dead path shows here
+   * after a few RTOs, long before the pair is pruned at the ICE timeout.
+   */
+  nominatedUnanswered(): number {
+    return this.pairs.find((x) => x.id === this.nominatedId)?.unansweredCount() ?? 0;
+  }
+
   /** The pair data flows over, if one is nominated. */
   nominated(): { source: SocketAddress; destination: SocketAddress; localKind: CandidateKind; remoteKind: CandidateKind; rtt: number | undefined } | undefined {
     const p = this.pairs.find((x) => x.id === this.nominatedId);

@@ -81,6 +81,11 @@ export class CandidatePair {
     return this.nomination !== "none";
   }
 
+  /** How many checks in a row, counting back from the latest, went unanswered. */
+  unansweredCount(): number {
+    return this.unanswered().count;
+  }
+
   /** Consecutive unanswered attempts at the end of the history, and when the first of them went. */
   private unanswered(): { count: number; since: number } {
     let count = 0;

@@ -40,6 +40,8 @@ export class Connection<TId, RId> {
   /** Where the peer's last datagram came from and arrived on: a way back before nomination. */
   lastInbound: { local: SocketAddress; remote: SocketAddress } | undefined;
   noRelaysSignalled = false;
+  /** The nominated pair stopped answering checks (relays were probed when it started). */
+  pathStalled = false;
 
   constructor(
     readonly id: TId,

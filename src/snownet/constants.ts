@@ -35,3 +35,9 @@ export const CHANNEL_DATA_HEADROOM = 4;
  * (the client's key confirmation may have been lost and the client may have nothing to send).
  */
 export const RESPONDER_CONFIRMATION_GRACE = 5_000;
+/**
+ * Our own: this many checks in a row unanswered on the nominated pair and the path counts as
+ * stalled; the relays are probed then (a rebound NAT leaves the allocations on a dead 5-tuple),
+ * not after the ICE timeout. Two, so that a single lost check does not probe.
+ */
+export const STALLED_PATH_CHECKS = 2;

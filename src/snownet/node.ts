@@ -60,6 +60,7 @@ import {
   CHANNEL_DATA_HEADROOM,
   ICE_REKEY_ATTEMPT_TIME,
   MAX_DATAGRAM,
+  STALLED_PATH_CHECKS,
   STUN_PORT,
   UPSERT_ROLLOVER_INTERVAL,
 } from "./constants.ts";
@@ -404,6 +405,9 @@ export class Node<TId, RId> {
         this.drainTunnel(conn, now);
       }
       if (!this.processConnection(conn, now)) continue;
+      const stalled = conn.agent.nominatedUnanswered() >= STALLED_PATH_CHECKS;
+      if (stalled && !conn.pathStalled) this.probeRelays(now);
+      conn.pathStalled = stalled;
       const failure = conn.failure(now);
       if (failure) {
         this.fail(conn, failure);
@@ -616,8 +620,10 @@ export class Node<TId, RId> {
     if (this.connections.get(conn.id) !== conn) return false;
     for (let e: IceEvent | undefined = conn.agent.pollEvent(); e; e = conn.agent.pollEvent()) {
       if (e.type === "state") {
-        if (e.state === "disconnected") conn.disconnectedSince ??= now;
-        else conn.disconnectedSince = undefined;
+        if (e.state === "disconnected") {
+          if (conn.disconnectedSince === undefined) this.probeRelays(now);
+          conn.disconnectedSince ??= now;
+        } else conn.disconnectedSince = undefined;
       } else this.onNominated(conn, e, now);
     }
     for (let t = conn.agent.pollTransmit(); t; t = conn.agent.pollTransmit()) this.sendFrom(t.source, t.destination, t.payload, now);
@@ -800,6 +806,15 @@ export class Node<TId, RId> {
       this.processConnection(conn, now);
     }
     log.debug("relay removed", { relay: String(id) });
+  }
+
+  /**
+   * A connection lost all its pairs: maybe our NAT rebound, and then every allocation belongs to a
+   * dead 5-tuple. Ask the relays now rather than at the next keep-alive (up to 25 s away); an
+   * allocation that finds a new mapping or a 437 re-allocates and re-signals its candidates.
+   */
+  private probeRelays(now: number): void {
+    for (const entry of this.relays.values()) entry.allocation.probe(now);
   }
 
   /** Whether a candidate of relay `except` stays valid through another relay or our own host addresses. */

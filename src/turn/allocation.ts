@@ -9,6 +9,13 @@
  * relayed candidates, REFRESH at half the lifetime, keep-alive BINDING every 25 s, channels bound
  * on demand. A relay that stops answering, refuses our credentials or speaks nonsense ends in
  * one `relay-gone` event.
+ *
+ * NAT rebinding: the relay keys the allocation by the 5-tuple it saw on ALLOCATE. Every BINDING
+ * (keep-alive or `probe`) and ALLOCATE answer tells us the mapping the relay sees now; when it
+ * differs from the one the allocation was made from, our NAT rebound and the relay would refuse
+ * everything we send on the allocation. We then re-allocate from the new 5-tuple at once (the
+ * relay replaces the old allocation of the same username) and re-bind its channels, instead of
+ * waiting for the REFRESH at half the lifetime to meet a 437.
  */
 
 import { logger } from "../log/index.ts";
@@ -101,6 +108,11 @@ interface PendingRequest {
   backoff: Backoff;
   /** Whether the request carried a NONCE: a 401 to such a request means bad credentials. */
   hadNonce: boolean;
+  /**
+   * Sent by `probe`: an extra look, not a duty. Unanswered it is dropped without giving the relay
+   * up — our own uplink may be what is down, and the regular keep-alive and refresh still decide.
+   */
+  probe: boolean;
 }
 
 export interface AllocationStatus {
@@ -126,6 +138,8 @@ export class Allocation {
 
   private activeSocket: SocketAddress | undefined;
   private nextBindingAt = 0;
+  /** Our address as the relay saw it when it granted the allocation (XOR-MAPPED-ADDRESS). */
+  private allocatedFrom: SocketAddress | undefined;
 
   private host4: Candidate | undefined;
   private host6: Candidate | undefined;
@@ -252,7 +266,7 @@ export class Allocation {
     for (const p of this.pending.values()) consider(p.backoff.nextTrigger, "resend TURN request");
     if (this.lifetime && !this.inFlight(METHOD_REFRESH)) consider(this.refreshAt(), "refresh allocation");
     if (this.lifetime) consider(this.lifetime.at + this.lifetime.ms, "allocation expiry");
-    if (this.hasAllocation() && this.activeSocket) consider(this.nextBindingAt, "TURN keep-alive");
+    if (this.hasAllocation() && this.activeSocket && !this.inFlight(METHOD_BINDING)) consider(this.nextBindingAt, "TURN keep-alive");
     for (const c of this.channels.values()) {
       if (c.noActivity() || this.channelBindInFlight(c.number)) continue;
       consider(c.boundAt + CHANNEL_REFRESH_AFTER_MS, "refresh channel");
@@ -288,7 +302,7 @@ export class Allocation {
       this.invalidateAllocation();
     }
 
-    if (this.hasAllocation() && this.activeSocket && now >= this.nextBindingAt) {
+    if (this.hasAllocation() && this.activeSocket && now >= this.nextBindingAt && !this.inFlight(METHOD_BINDING)) {
       this.nextBindingAt = now + BINDING_INTERVAL_MS;
       log.trace("keep-alive BINDING", { server: this.serverText() });
       this.queue(this.activeSocket, { method: METHOD_BINDING }, undefined, now);
@@ -302,8 +316,10 @@ export class Allocation {
       log.debug("request timed out, re-sending", { method: methodName(p.spec.method), dst: p.dst, after_ms: interval });
       this.count("retransmit");
       const queued =
-        p.spec.method === METHOD_BINDING ? this.queue(p.dst, p.spec, p.backoff, now) : this.authenticateAndQueue(p.spec, p.backoff, now);
-      if (!queued) {
+        p.spec.method === METHOD_BINDING ? this.queue(p.dst, p.spec, p.backoff, now, p.probe) : this.authenticateAndQueue(p.spec, p.backoff, now, p.probe);
+      if (!queued && p.probe) {
+        this.count("probe-unanswered");
+      } else if (!queued) {
         this.count("request-given-up");
         log.debug("giving up on request", { method: methodName(p.spec.method), dst: p.dst });
         // A relay we had picked stopped answering: its socket and allocation are no good any more.
@@ -346,6 +362,19 @@ export class Allocation {
   }
 
   /**
+   * Checks now whether the relay still knows us (the owner saw a path die, e.g. ICE went
+   * disconnected): a BINDING reveals a rebound NAT mapping, a REFRESH meets a 437 if the relay
+   * lost the allocation. Both are skipped while one of the same kind is in flight, so calling this
+   * for every failing connection costs nothing extra.
+   */
+  probe(now: number): void {
+    if (this.gone || !this.activeSocket) return;
+    this.count("probe");
+    if (!this.inFlight(METHOD_BINDING)) this.queue(this.activeSocket, { method: METHOD_BINDING }, undefined, now, true);
+    if (this.hasAllocation() && !this.inFlight(METHOD_REFRESH)) this.authenticateAndQueue({ method: METHOD_REFRESH }, undefined, now, true);
+  }
+
+  /**
    * Our local address changed (roaming): the relay's allocation is keyed by the old 5-tuple, so
    * everything learned is invalid. Credentials are kept and the handshake starts again.
    */
@@ -358,6 +387,7 @@ export class Allocation {
       if (c) this.events.push({ type: "invalidated-candidate", candidate: c });
     this.host4 = this.host6 = this.srflx4 = this.srflx6 = this.relay4 = this.relay6 = undefined;
     this.lifetime = undefined;
+    this.allocatedFrom = undefined;
     this.channels.clear();
     this.pending.clear();
     this.transmits.length = 0;
@@ -378,8 +408,7 @@ export class Allocation {
     if (this.channels.connectedChannelTo(peer, now)) return;
     if (this.channelBindInFlightTo(peer)) return;
     if (!this.hasAllocation()) {
-      if (this.bufferedBindings.length >= MAX_BUFFERED_CHANNEL_BINDINGS) this.bufferedBindings.shift();
-      this.bufferedBindings.push({ ip: peer.ip, port: peer.port });
+      this.bufferBinding(peer);
       log.debug("no allocation yet, buffering channel binding", { peer });
       return;
     }
@@ -551,7 +580,8 @@ export class Allocation {
       return;
     }
     if (code === ERR_ALLOCATION_MISMATCH) {
-      this.invalidateAllocation();
+      // The channels die with the relay's allocation; the new one re-binds them.
+      this.invalidateAllocation(true);
       if (method === METHOD_ALLOCATE) {
         // The relay still has an allocation for our 5-tuple that we lost track of: delete it first.
         log.debug("deleting stale allocation to re-sync");
@@ -559,7 +589,7 @@ export class Allocation {
       } else if (method === METHOD_REFRESH || method === METHOD_CHANNEL_BIND) {
         log.debug("allocation is gone on the relay, making a new one");
         this.authenticateAndQueue({ method: METHOD_ALLOCATE }, undefined, now);
-        if (request.spec.method === METHOD_CHANNEL_BIND) this.bufferedBindings.push(request.spec.peer);
+        if (request.spec.method === METHOD_CHANNEL_BIND) this.bufferBinding(request.spec.peer);
       }
       return;
     }
@@ -592,7 +622,8 @@ export class Allocation {
     this.updateCandidate(v6Local ? "host6" : "host4", { kind: "host", address: { ...local }, base: { ...local } });
     const mapped = getXorMappedAddress(msg);
     if (mapped && !isMalformed(mapped)) {
-      this.updateCandidate(ipFamily(request.dst.ip) === 6 ? "srflx6" : "srflx4", { kind: "srflx", address: mapped, base: { ...local } });
+      this.observeMapping(ipFamily(request.dst.ip), mapped, local);
+      if (this.activeSocket && sameAddress(this.activeSocket, request.dst)) this.checkRebinding(mapped, now);
     } else {
       this.count("binding-without-xor-mapped-address");
     }
@@ -623,6 +654,14 @@ export class Allocation {
       return;
     }
     this.lifetime = { at: now, ms: lifetime * 1000 };
+    const mapped = getXorMappedAddress(msg);
+    if (mapped && !isMalformed(mapped) && this.activeSocket) {
+      this.allocatedFrom = mapped;
+      this.observeMapping(ipFamily(this.activeSocket.ip), mapped, local);
+    } else {
+      // A relay that does not echo the mapping: the BINDING that picked the socket saw it.
+      this.allocatedFrom = this.activeSocket && (ipFamily(this.activeSocket.ip) === 6 ? this.srflx6 : this.srflx4)?.address;
+    }
     if (v4) this.updateCandidate("relay4", { kind: "relay", address: v4, base: { ...local } });
     if (v6) this.updateCandidate("relay6", { kind: "relay", address: v6, base: { ...local } });
     log.debug("allocated", { relay4: v4, relay6: v6, lifetime_s: lifetime });
@@ -640,21 +679,58 @@ export class Allocation {
     this.events.push({ type: "new-candidate", candidate: next });
   }
 
-  private invalidateAllocation(): void {
+  /**
+   * The relay answered from a mapping other than the one our allocation belongs to: our NAT
+   * rebound. Everything sent on the allocation is refused from now on, so make a new one from the
+   * new 5-tuple (the relay drops the old one, same username) and carry the channels over.
+   */
+  private checkRebinding(mapped: SocketAddress, now: number): void {
+    if (!this.hasAllocation() || this.allocatedFrom === undefined || sameAddress(this.allocatedFrom, mapped)) return;
+    log.info("NAT rebinding detected, re-allocating", { server: this.serverText(), was: this.allocatedFrom, now: mapped });
+    this.count("nat-rebinding");
+    this.invalidateAllocation(true);
+    this.authenticateAndQueue({ method: METHOD_ALLOCATE }, undefined, now);
+  }
+
+  /**
+   * A new server-reflexive address for `family`. Mappings towards one relay socket change only
+   * when the NAT rebinds, so the old address is dead: it is invalidated, not just superseded.
+   */
+  private observeMapping(family: 4 | 6, mapped: SocketAddress, local: SocketAddress): void {
+    const slot = family === 6 ? "srflx6" : "srflx4";
+    const next: Candidate = { kind: "srflx", address: mapped, base: { ...local } };
+    const current = this[slot];
+    if (current && sameCandidate(current, next)) return;
+    if (current && !sameAddress(current.address, mapped)) this.events.push({ type: "invalidated-candidate", candidate: current });
+    this.updateCandidate(slot, next);
+  }
+
+  /** Keeps a peer to bind once the (new) allocation exists; the oldest goes when full. */
+  private bufferBinding(peer: SocketAddress): void {
+    if (this.bufferedBindings.some((b) => sameAddress(b, peer))) return;
+    if (this.bufferedBindings.length >= MAX_BUFFERED_CHANNEL_BINDINGS) this.bufferedBindings.shift();
+    this.bufferedBindings.push({ ip: peer.ip, port: peer.port });
+  }
+
+  /** `rebind`: the allocation is being re-made, so its channels' peers are bound again on it. */
+  private invalidateAllocation(rebind = false): void {
     if (this.relay4 || this.relay6) log.info("invalidating allocation", { server: this.serverText() });
     for (const c of [this.relay4, this.relay6]) if (c) this.events.push({ type: "invalidated-candidate", candidate: c });
     this.relay4 = this.relay6 = undefined;
+    if (rebind) for (const c of this.channels.values()) this.bufferBinding(c.peer);
     this.channels.clear();
     this.lifetime = undefined;
+    this.allocatedFrom = undefined;
     this.pending.clear();
   }
+
 
   private sendBindingRequests(now: number): void {
     if (this.server.v4) this.queue(this.server.v4, { method: METHOD_BINDING }, undefined, now);
     if (this.server.v6) this.queue(this.server.v6, { method: METHOD_BINDING }, undefined, now);
   }
 
-  private authenticateAndQueue(spec: RequestSpec, backoff: Backoff | undefined, now: number): boolean {
+  private authenticateAndQueue(spec: RequestSpec, backoff: Backoff | undefined, now: number, probe = false): boolean {
     if (!this.activeSocket) {
       log.debug("cannot send before a relay socket is picked", { method: methodName(spec.method) });
       return false;
@@ -663,10 +739,10 @@ export class Allocation {
       log.debug("cannot send without credentials", { method: methodName(spec.method) });
       return false;
     }
-    return this.queue(this.activeSocket, spec, backoff, now);
+    return this.queue(this.activeSocket, spec, backoff, now, probe);
   }
 
-  private queue(dst: SocketAddress, spec: RequestSpec, backoff: Backoff | undefined, now: number): boolean {
+  private queue(dst: SocketAddress, spec: RequestSpec, backoff: Backoff | undefined, now: number, probe = false): boolean {
     const b = backoff ?? new Backoff(now);
     if (b.isExpired(now)) return false;
     const id = newTransactionId(this.random);
@@ -677,7 +753,7 @@ export class Allocation {
       this.count(`encode-failed:${encoded.reason}`);
       return false;
     }
-    this.pending.set(transactionKey(id), { dst, spec, backoff: b, hadNonce: cred?.nonce !== undefined });
+    this.pending.set(transactionKey(id), { dst, spec, backoff: b, hadNonce: cred?.nonce !== undefined, probe });
     this.transmits.push({ dst, payload: encoded.bytes });
     return true;
   }

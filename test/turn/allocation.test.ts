@@ -367,6 +367,125 @@ describe("channels", () => {
   });
 });
 
+describe("NAT rebinding", () => {
+  /** Allocated with a channel to PEER bound, behind a NAT that maps LOCAL to 203.0.113.9:61000. */
+  function behindNat() {
+    const relay = new FakeRelay(USER, PASS);
+    relay.mapped = { ip: "203.0.113.9", port: 61000 };
+    const a = new Allocation({ server: { v4: relay.addr }, username: USER, password: PASS, now: T0, random: seededRandom(7) });
+    pump(a, relay, LOCAL, T0);
+    a.bindChannel(PEER, T0);
+    pump(a, relay, LOCAL, T0);
+    drainEvents(a);
+    expect(a.isChannelBound(PEER, T0)).toBe(true);
+    return { relay, a };
+  }
+
+  test("a keep-alive BINDING that sees a new mapping re-allocates at once and re-binds the channels", () => {
+    const { relay, a } = behindNat();
+    relay.mapped = { ip: "203.0.113.9", port: 62000 }; // the router rebooted
+    relay.relayed4 = { ip: "192.0.2.1", port: 50004 };
+    relay.relayed6 = undefined;
+    const keepAlive = a.pollTimeout()!;
+    expect(keepAlive.reason).toBe("TURN keep-alive");
+    a.handleTimeout(keepAlive.at);
+    const allocatesBefore = relay.countOf(METHOD_ALLOCATE);
+    pump(a, relay, LOCAL, keepAlive.at);
+    expect(kinds(drainEvents(a))).toEqual([
+      "-srflx:203.0.113.9:61000",
+      "+srflx:203.0.113.9:62000",
+      "-relay:192.0.2.1:50000",
+      "-relay:2001:db8::1:50000",
+      "+relay:192.0.2.1:50004",
+    ]);
+    expect(relay.countOf(METHOD_ALLOCATE)).toBe(allocatesBefore + 1);
+    expect(a.counters["nat-rebinding"]).toBe(1);
+    // The channel to PEER is bound again on the new allocation, same peer.
+    expect(getXorPeerAddress(relay.lastOf(METHOD_CHANNEL_BIND)!)).toEqual(PEER);
+    expect(a.isChannelBound(PEER, keepAlive.at)).toBe(true);
+    expect(a.relayedAddress(4)).toEqual({ ip: "192.0.2.1", port: 50004 });
+  });
+
+  test("an unchanged mapping changes nothing", () => {
+    const { relay, a } = behindNat();
+    const keepAlive = a.pollTimeout()!;
+    a.handleTimeout(keepAlive.at);
+    const allocates = relay.countOf(METHOD_ALLOCATE);
+    pump(a, relay, LOCAL, keepAlive.at);
+    expect(drainEvents(a)).toEqual([]);
+    expect(relay.countOf(METHOD_ALLOCATE)).toBe(allocates);
+    expect(a.counters["nat-rebinding"]).toBeUndefined();
+  });
+
+  test("probe: BINDING and REFRESH at once (not 25 s later); a rebinding found by it re-allocates", () => {
+    const { relay, a } = behindNat();
+    const t = T0 + 3_000;
+    relay.mapped = { ip: "203.0.113.9", port: 62000 };
+    a.probe(t);
+    a.probe(t); // a second failing connection: nothing more in flight
+    const sent = drainTransmits(a);
+    expect(sent.map((x) => parseMessage(x.payload)).map((m) => (m.ok ? m.message.method : -1))).toEqual([METHOD_BINDING, METHOD_REFRESH]);
+    // Answered by the relay: the BINDING shows the new mapping → ALLOCATE from the new 5-tuple.
+    for (const x of sent) a.handleInput(relay.addr, LOCAL, relay.handle(LOCAL, x.payload)!, t);
+    pump(a, relay, LOCAL, t);
+    expect(a.counters["nat-rebinding"]).toBe(1);
+    expect(a.isChannelBound(PEER, t)).toBe(true);
+  });
+
+  test("probe: a relay that lost the allocation (437 on REFRESH) gets a new one with the channels re-bound", () => {
+    const { relay, a } = behindNat();
+    let mismatches = 0;
+    relay.override[METHOD_REFRESH] = (m) => (mismatches++ === 0 ? relay.error(m, 437, "Allocation Mismatch") : "default");
+    const t = T0 + 3_000;
+    a.probe(t);
+    pump(a, relay, LOCAL, t);
+    expect(mismatches).toBe(1);
+    expect(kinds(drainEvents(a))).toEqual(["-relay:192.0.2.1:50000", "-relay:2001:db8::1:50000", "+relay:192.0.2.1:50000", "+relay:2001:db8::1:50000"]);
+    expect(a.isChannelBound(PEER, t)).toBe(true);
+  });
+
+  test("an unanswered probe gives nothing up (our uplink may be down); the next one still works", () => {
+    const { relay, a } = behindNat();
+    relay.silent = true;
+    let now = T0 + 1_000;
+    a.probe(now);
+    for (let i = 0; i < 10; i++) {
+      drainTransmits(a);
+      const t = a.pollTimeout()!;
+      if (t.reason !== "resend TURN request") break;
+      now = t.at;
+      a.handleTimeout(now);
+    }
+    expect(a.counters["probe-unanswered"]).toBe(2);
+    expect(a.isGone()).toBe(false);
+    expect(a.hasAllocation()).toBe(true);
+    relay.silent = false;
+    relay.mapped = { ip: "203.0.113.9", port: 62000 };
+    a.probe(now);
+    pump(a, relay, LOCAL, now);
+    expect(a.counters["nat-rebinding"]).toBe(1);
+    expect(a.isChannelBound(PEER, now)).toBe(true);
+  });
+
+  test("the ALLOCATE answer's mapping is the reference, and it updates srflx too", () => {
+    const { relay, a } = behindNat();
+    expect(a.hostAndServerReflexiveCandidates().map((c) => c.address.port)).toEqual([52625, 61000]);
+    // A REFRESH meets a 437 after the NAT rebound; the new ALLOCATE answer carries the new mapping.
+    relay.mapped = { ip: "203.0.113.9", port: 63000 };
+    let first = true;
+    relay.override[METHOD_REFRESH] = (m) => (first ? ((first = false), relay.error(m, 437, "Allocation Mismatch")) : "default");
+    a.refresh(T0 + 1);
+    pump(a, relay, LOCAL, T0 + 1);
+    expect(kinds(drainEvents(a)).filter((k) => k.includes("srflx"))).toEqual(["-srflx:203.0.113.9:61000", "+srflx:203.0.113.9:63000"]);
+    // The next keep-alive sees the same mapping the allocation was made from: no second re-allocation.
+    const keepAlive = a.pollTimeout()!;
+    a.handleTimeout(keepAlive.at);
+    pump(a, relay, LOCAL, keepAlive.at);
+    expect(a.counters["nat-rebinding"]).toBeUndefined();
+    expect(a.hasAllocation()).toBe(true);
+  });
+});
+
 describe("restart and dual-stack servers", () => {
   test("BINDING goes to both relay addresses; the first answer picks the socket", () => {
     const relay = new FakeRelay(USER, PASS);

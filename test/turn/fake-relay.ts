@@ -72,7 +72,7 @@ export class FakeRelay {
         return this.reply(m, "success", (b) => {
           if (this.relayed4) b.addXorAddress(ATTR_XOR_RELAYED_ADDRESS, this.relayed4);
           if (this.relayed6) b.addXorAddress(ATTR_XOR_RELAYED_ADDRESS, this.relayed6);
-          b.addXorAddress(ATTR_XOR_MAPPED_ADDRESS, from).addLifetime(this.lifetime);
+          b.addXorAddress(ATTR_XOR_MAPPED_ADDRESS, this.mapped ?? from).addLifetime(this.lifetime);
         });
       case METHOD_REFRESH: {
         const asked = getLifetime(m);
