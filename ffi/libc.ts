@@ -36,6 +36,9 @@ const lib = dlopen(LIBC, {
   recvmmsg: { args: [i32, P, u32, i32, P], returns: i32 },
   setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
   getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
+  epoll_create1: { args: [i32], returns: i32 },
+  epoll_ctl: { args: [i32, i32, i32, P], returns: i32 },
+  epoll_wait: { args: [i32, P, i32, i32], returns: i32 },
   strerror: { args: [i32], returns: cstring },
   __errno_location: { args: [], returns: P },
 });
@@ -105,6 +108,15 @@ export const POLLIN = 0x001;
 export const POLLOUT = 0x004;
 export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
+
+// sys/epoll.h. struct epoll_event is packed on x86-64 (u32 events, u64 data: 12 bytes) and
+// naturally aligned elsewhere (16 bytes).
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x001;
+export const EPOLL_EVENT_SIZE = process.arch === "x64" ? 12 : 16;
+export const EPOLL_EVENT_DATA_OFFSET = process.arch === "x64" ? 4 : 8;
 
 // socket.h
 export const AF_INET = 2;

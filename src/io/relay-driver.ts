@@ -2,6 +2,7 @@ import type { udp } from "bun";
 import { logger } from "../log/index.ts";
 import { CHANNEL_DATA_HEADER_LENGTH } from "../relay/constants.ts";
 import type { RelayServer } from "../relay/server.ts";
+import { FfiRelayPath } from "./relay-ffi-path.ts";
 
 /**
  * Binds a sans-IO `RelayServer` to Bun UDP sockets: one listening socket per address family on
@@ -12,6 +13,10 @@ import type { RelayServer } from "../relay/server.ts";
  * carried, and queued per socket; the queues go out with one `sendMany` (one sendmmsg) per socket
  * when the event loop finishes the current batch of received datagrams (setImmediate: Bun delivers
  * a whole recvmmsg batch before it runs immediates, so a flush carries the batch), or at 64.
+ *
+ * `io: "ffi"` (or FIREZONE_RELAY_IO=ffi) swaps the sockets for libc ones (relay-ffi-path.ts):
+ * recvmmsg batches routed in place, sendmmsg with UDP GSO runs, readiness from an epoll Worker.
+ * Which one is faster here is measured by `bun bench/relay.ts`; "bun" stays the fallback.
  */
 export interface RelayDriverOptions {
   server: RelayServer;
@@ -22,6 +27,20 @@ export interface RelayDriverOptions {
   /** Wall clock and monotonic clock; injectable for tests of the driver itself. */
   unixNow?: () => number;
   monotonicNow?: () => number;
+  /** Socket layer: Bun's UDP sockets or libc ones over bun:ffi (default: FIREZONE_RELAY_IO, else "bun"). */
+  io?: RelayIoMode;
+  /** ffi only: try UDP GSO (default true). */
+  gso?: boolean;
+}
+
+export type RelayIoMode = "bun" | "ffi";
+
+/** The socket layer FIREZONE_RELAY_IO asks for; anything but "bun" or "ffi" is an error. */
+export function relayIoFromEnv(env: Record<string, string | undefined> = process.env): RelayIoMode {
+  const v = env.FIREZONE_RELAY_IO;
+  if (v === undefined || v === "" || v === "bun") return "bun";
+  if (v === "ffi") return "ffi";
+  throw new Error(`FIREZONE_RELAY_IO must be "bun" or "ffi", not "${v}"`);
 }
 
 type Sock = udp.Socket<"buffer">;
@@ -78,6 +97,8 @@ export class RelayDriver {
   private syncs = 0;
   private stopped = false;
   private readonly opening = new Set<Promise<unknown>>();
+  private ffi: FfiRelayPath | null = null;
+  private ffiPort = 0;
 
   private constructor(private readonly options: RelayDriverOptions) {
     this.server = options.server;
@@ -96,6 +117,10 @@ export class RelayDriver {
     const d = new RelayDriver(options);
     d.server.setUnixTime(d.unixNow(), d.now());
     d.clockSyncedAt = d.now();
+    if ((options.io ?? relayIoFromEnv()) === "ffi") {
+      await d.startFfi();
+      return d;
+    }
     try {
       if (options.listenIpv4) {
         d.listen4 = await Bun.udpSocket({ hostname: options.listenIpv4, port: options.port, socket: { data: d.onClient, error: d.onError } });
@@ -117,9 +142,35 @@ export class RelayDriver {
     return d;
   }
 
+  private async startFfi(): Promise<void> {
+    const o = this.options;
+    const ffi = new FfiRelayPath({ server: this.server, now: this.now, afterControl: () => this.afterControl(), gso: o.gso });
+    try {
+      if (o.listenIpv4) this.ffiPort = ffi.listen(o.listenIpv4, o.port);
+      if (o.listenIpv6) this.ffiPort = ffi.listen(o.listenIpv6, o.port === 0 && this.ffiPort !== 0 ? this.ffiPort : o.port);
+    } catch (e) {
+      await ffi.close();
+      throw e;
+    }
+    this.ffi = ffi;
+    this.schedule();
+    log.info("relay listening", { io: "ffi", ipv4: o.listenIpv4 ? `${o.listenIpv4}:${this.ffiPort}` : null, ipv6: o.listenIpv6 ? `[${o.listenIpv6}]:${this.ffiPort}` : null });
+  }
+
   /** The STUN/TURN port actually bound (useful with port 0). */
   get port(): number {
+    if (this.ffi !== null) return this.ffiPort;
     return (this.listen4 ?? this.listen6)!.port;
+  }
+
+  /** Which socket layer carries the data. */
+  get io(): RelayIoMode {
+    return this.ffi !== null ? "ffi" : "bun";
+  }
+
+  /** ffi only: GSO segments sent, readiness wake-ups, whether GSO is still on. */
+  ffiStats(): { gsoSegments: number; wakeups: number; gsoEnabled: boolean } | null {
+    return this.ffi?.stats() ?? null;
   }
 
   /** Frees every allocation, closes every socket, cancels the timer. */
@@ -135,6 +186,7 @@ export class RelayDriver {
     this.timer = null;
     this.listen4?.close();
     this.listen6?.close();
+    await this.ffi?.close();
     log.info("relay stopped", { ...summary(this.server) });
   }
 
@@ -253,6 +305,10 @@ export class RelayDriver {
 
   private afterControl(): void {
     for (let t = this.server.pollTransmit(); t !== undefined; t = this.server.pollTransmit()) {
+      if (this.ffi !== null) {
+        if (!this.ffi.sendControl(t.bytes, t.to.ip, t.to.port)) this.server.counters.drops["send-failed"]++;
+        continue;
+      }
       const socket = t.to.ip.includes(":") ? this.listen6 : this.listen4;
       if (socket === null || !socket.send(t.bytes, t.to.port, t.to.ip)) this.server.counters.drops["send-failed"]++;
     }
@@ -269,6 +325,7 @@ export class RelayDriver {
 
   private openRelayPort(port: number, ipv4: boolean, ipv6: boolean): void {
     if (this.stopped) return;
+    if (this.ffi !== null) return this.openFfiRelayPort(this.ffi, port, ipv4, ipv6);
     const rp = new RelayPort(port);
     this.relayPorts[port] = rp;
     const handler = { data: this.onPeer(rp), error: this.onError };
@@ -302,7 +359,25 @@ export class RelayDriver {
     void p.finally(() => this.opening.delete(p));
   }
 
+  private openFfiRelayPort(ffi: FfiRelayPath, port: number, ipv4: boolean, ipv6: boolean): void {
+    const o = this.options;
+    try {
+      if (ipv4 && !o.listenIpv4) throw new Error("no IPv4 listen address for an IPv4 relayed address");
+      if (ipv6 && !o.listenIpv6) throw new Error("no IPv6 listen address for an IPv6 relayed address");
+      ffi.openRelayPort(port, ipv4 ? o.listenIpv4! : null, ipv6 ? o.listenIpv6! : null);
+    } catch (e) {
+      log.warn("cannot open relay port", { port, error: String(e) });
+      // Not from inside the event loop that announced the allocation: free it on the next turn.
+      queueMicrotask(() => {
+        if (this.stopped) return;
+        this.server.allocationFailed(port);
+        this.afterControl();
+      });
+    }
+  }
+
   private closeRelayPort(port: number): void {
+    if (this.ffi !== null) return this.ffi.closeRelayPort(port);
     const rp = this.relayPorts[port];
     if (rp === undefined) return;
     rp.freed = true;
