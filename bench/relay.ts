@@ -1,13 +1,18 @@
 /**
  * Relay throughput: packets/s and Mbit/s relayed through ONE channel (client → peer) with
- * 1200-byte datagrams, for `firezone relay` and for coturn's `turnserver` (--use-auth-secret),
- * both on loopback, set up the same way in the same run and driven by the same load generator:
+ * 1200-byte datagrams, for `firezone relay` with each socket layer (FIREZONE_RELAY_IO=bun: Bun's
+ * UDP sockets; =ffi: recvmmsg/sendmmsg + UDP GSO over bun:ffi) and for coturn's `turnserver`
+ * (--use-auth-secret), all on loopback, set up the same way in the same run and driven by the same load generator:
  * a separate Bun process that allocates, binds a channel and blasts ChannelData with connected
- * `sendMany` batches, while this process counts what arrives at the peer socket.
+ * `sendMany` batches, while this process counts what arrives at the peer socket (a libc socket
+ * with an 8 MiB receive buffer drained with recvmmsg: Bun's own socket keeps the kernel's default
+ * 208 KiB, which two GSO super-datagrams overflow, so the sink, not the relay, dropped).
  *
  *   bun bench/relay.ts                 # 5 s per relay after 1 s warm-up (≈ 20 s in all)
  *   bun bench/relay.ts --seconds 20    # longer
  *   bun bench/relay.ts --size 200      # other payload size
+ *   bun bench/relay.ts --only ffi      # one of bun, ffi, coturn (for profiling one relay)
+ *   bun bench/relay.ts --generator bun # offer load with Bun's sendMany instead of UDP GSO (≈¼ the load)
  *
  * Shared 2-core machine: the numbers move with the neighbours' load; compare the ratio.
  */
@@ -34,6 +39,9 @@ import {
   type StunMessage,
 } from "../src/stun/index.ts";
 import { freeUdpPort } from "../test/support/ports.ts";
+import { ACTION_TO_NET, PacketBatch, SOCKADDR_SLOT } from "../src/io/packet-batch.ts";
+import { Readiness } from "../src/io/relay-readiness.ts";
+import { FfiUdpSocket } from "../src/io/udp-ffi.ts";
 
 const REPO = join(import.meta.dir, "..");
 const CHANNEL = 0x4000;
@@ -45,6 +53,67 @@ interface GeneratorConfig {
   peerPort: number;
   size: number;
   seconds: number;
+  /** "gso": libc socket, 64-datagram sendmmsg with UDP GSO runs (≈4× the offered load); "bun": connected sendMany. */
+  generator: "gso" | "bun";
+}
+
+/** The generator's socket to the relay: STUN requests, answers, and the ChannelData blast. */
+interface GeneratorSocket {
+  send(bytes: Uint8Array): void;
+  /** Sends one batch of 64 copies of `packet`; returns how many the kernel took. */
+  blast(): number;
+  /** Setup is over: stop polling for answers. */
+  quiet(): void;
+  close(): void;
+}
+
+async function bunGeneratorSocket(relayPort: number, packet: Uint8Array, onData: (d: Uint8Array) => void): Promise<GeneratorSocket> {
+  const sock = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    connect: { hostname: "127.0.0.1", port: relayPort },
+    socket: { data: (_s, d) => onData(new Uint8Array(d)), error() {} },
+  });
+  const batch = new Array(64).fill(packet);
+  return { send: (b) => void sock.send(b), blast: () => sock.sendMany(batch), quiet() {}, close: () => sock.close() };
+}
+
+function gsoGeneratorSocket(relayPort: number, packet: Uint8Array, onData: (d: Uint8Array) => void): GeneratorSocket {
+  const sock = new FfiUdpSocket({ bind: { ip: "127.0.0.1", port: 0 }, gso: true, bufferBytes: 8 << 20 });
+  const relay = { ip: "127.0.0.1", port: relayPort };
+  const one = new PacketBatch(1);
+  const rx = new PacketBatch(8);
+  const blast = new PacketBatch(64);
+  for (let i = 0; i < 64; i++) {
+    blast.push(packet, ACTION_TO_NET);
+    sock.encodeAddress(relay, blast.addr, i * SOCKADDR_SLOT);
+  }
+  const poller = setInterval(() => {
+    rx.count = 0;
+    const n = sock.recvBatch(rx);
+    for (let i = 0; i < n; i++) onData(rx.packet(i).slice());
+  }, 2);
+  return {
+    send(bytes) {
+      one.count = 0;
+      one.push(bytes, ACTION_TO_NET);
+      sock.encodeAddress(relay, one.addr, 0);
+      sock.sendBatch(one);
+    },
+    blast: () => sock.sendBatch(blast),
+    quiet: () => clearInterval(poller),
+    close() {
+      clearInterval(poller);
+      sock.close();
+    },
+  };
+}
+
+function generatorKind(): "gso" | "bun" {
+  const i = process.argv.indexOf("--generator");
+  const v = i < 0 ? "gso" : process.argv[i + 1];
+  if (v !== "gso" && v !== "bun") throw new Error("--generator takes gso or bun");
+  return v;
 }
 
 function flag(name: string, fallback: number): number {
@@ -59,21 +128,19 @@ function flag(name: string, fallback: number): number {
 
 async function generate(cfg: GeneratorConfig): Promise<void> {
   const waiting = new Map<string, (m: StunMessage) => void>();
-  const sock = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    port: 0,
-    connect: { hostname: "127.0.0.1", port: cfg.relayPort },
-    socket: {
-      data(_s, data) {
-        const parsed = parseMessage(new Uint8Array(data));
-        if (!parsed.ok) return;
-        const key = parsed.message.transactionKey();
-        waiting.get(key)?.(parsed.message);
-        waiting.delete(key);
-      },
-      error() {},
-    },
-  });
+  const onData = (data: Uint8Array) => {
+    const parsed = parseMessage(data);
+    if (!parsed.ok) return;
+    const key = parsed.message.transactionKey();
+    waiting.get(key)?.(parsed.message);
+    waiting.delete(key);
+  };
+  const packet = new Uint8Array(new ArrayBuffer(4 + cfg.size));
+  packet[0] = CHANNEL >> 8;
+  packet[1] = CHANNEL & 0xff;
+  packet[2] = cfg.size >> 8;
+  packet[3] = cfg.size & 0xff;
+  const sock = cfg.generator === "gso" ? gsoGeneratorSocket(cfg.relayPort, packet, onData) : await bunGeneratorSocket(cfg.relayPort, packet, onData);
   let realm = "";
   let nonce = "";
   const request = async (method: number, fill: (b: MessageBuilder) => void): Promise<StunMessage> => {
@@ -107,22 +174,57 @@ async function generate(cfg: GeneratorConfig): Promise<void> {
   await request(METHOD_CHANNEL_BIND, (b) =>
     b.addChannelNumber(CHANNEL).addXorAddress(ATTR_XOR_PEER_ADDRESS, { ip: "127.0.0.1", port: cfg.peerPort }),
   );
-  const packet = new Uint8Array(new ArrayBuffer(4 + cfg.size));
-  packet[0] = CHANNEL >> 8;
-  packet[1] = CHANNEL & 0xff;
-  packet[2] = cfg.size >> 8;
-  packet[3] = cfg.size & 0xff;
-  const batch = new Array(64).fill(packet);
+  sock.quiet();
   process.stdout.write("READY\n");
   const end = performance.now() + cfg.seconds * 1000;
   let sent = 0;
   while (performance.now() < end) {
-    for (let i = 0; i < 16; i++) sent += sock.sendMany(batch);
+    for (let i = 0; i < 16; i++) sent += sock.blast();
     // Let the loop breathe so the socket can drain and the parent can stop us.
     await new Promise((r) => setImmediate(r));
   }
   process.stdout.write(`SENT ${sent}\n`);
   sock.close();
+}
+
+// ---- the peer ------------------------------------------------------------------------------------
+
+/** Counts datagrams at the peer: recvmmsg when readable, at most 16 batches per event-loop turn. */
+class PeerSink {
+  packets = 0;
+  bytes = 0;
+  private readonly socket = new FfiUdpSocket({ bind: { ip: "127.0.0.1", port: 0 }, gso: false, bufferBytes: 8 << 20 });
+  private readonly batch = new PacketBatch(64);
+  private readonly readiness = new Readiness(() => this.drain());
+  private closed = false;
+
+  constructor() {
+    this.readiness.add(this.socket.pollFd);
+    this.readiness.arm();
+  }
+
+  get port(): number {
+    return this.socket.localPort;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.readiness.close();
+    this.socket.close();
+  }
+
+  private drain(): void {
+    if (this.closed) return;
+    const b = this.batch;
+    for (let round = 0; round < 16; round++) {
+      b.count = 0;
+      const n = this.socket.recvBatch(b);
+      for (let i = 0; i < n; i++) this.bytes += b.len[i]!;
+      this.packets += n;
+      if (n < b.capacity) return this.readiness.arm();
+    }
+    setImmediate(() => this.drain());
+  }
 }
 
 // ---- orchestration ---------------------------------------------------------------------------------
@@ -160,24 +262,13 @@ async function measure(
   // Below the kernel's ephemeral range (32768-60999), so the range never holds the listening port.
   const minPort = 21000 + Math.floor(Math.random() * 11) * 1000;
   const relay = start(port, minPort);
-  let counted = 0;
-  let bytes = 0;
-  const peer = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      data(_s, d) {
-        counted++;
-        bytes += d.length;
-      },
-    },
-  });
+  const peer = new PeerSink();
   let gen: Subprocess<"ignore", "pipe", "inherit"> | undefined;
   try {
     await waitForBinding(port, relay);
     const { username, password } = creds(secret);
     const warmup = 1;
-    const cfg: GeneratorConfig = { relayPort: port, username, password, peerPort: peer.port, size, seconds: warmup + seconds + 1 };
+    const cfg: GeneratorConfig = { relayPort: port, username, password, peerPort: peer.port, size, seconds: warmup + seconds + 1, generator: generatorKind() };
     gen = Bun.spawn([process.execPath, import.meta.path, "--generate", JSON.stringify(cfg)], { stdout: "pipe", stderr: "inherit" });
     const reader = gen.stdout.getReader();
     let text = "";
@@ -187,12 +278,12 @@ async function measure(
       text += new TextDecoder().decode(value);
     }
     await Bun.sleep(warmup * 1000);
-    const c0 = counted;
-    const b0 = bytes;
+    const c0 = peer.packets;
+    const b0 = peer.bytes;
     const t0 = performance.now();
     await Bun.sleep(seconds * 1000);
-    const c1 = counted;
-    const b1 = bytes;
+    const c1 = peer.packets;
+    const b1 = peer.bytes;
     const dt = (performance.now() - t0) / 1000;
     while (!text.includes("SENT")) {
       const { value, done } = await reader.read();
@@ -200,7 +291,7 @@ async function measure(
       text += new TextDecoder().decode(value);
     }
     const sent = Number(/SENT (\d+)/.exec(text)?.[1] ?? 0);
-    return { name, pps: (c1 - c0) / dt, mbps: ((b1 - b0) * 8) / dt / 1e6, generatorSent: sent, received: counted };
+    return { name, pps: (c1 - c0) / dt, mbps: ((b1 - b0) * 8) / dt / 1e6, generatorSent: sent, received: peer.packets };
   } finally {
     gen?.kill("SIGKILL");
     relay.kill("SIGTERM");
@@ -212,28 +303,35 @@ async function measure(
 async function main(): Promise<void> {
   const seconds = flag("seconds", 5);
   const size = flag("size", 1200);
+  const generator = generatorKind();
+  const onlyAt = process.argv.indexOf("--only");
+  const only = onlyAt < 0 ? null : process.argv[onlyAt + 1];
+  if (only !== null && only !== "bun" && only !== "ffi" && only !== "coturn") throw new Error("--only takes bun, ffi or coturn");
   const dir = mkdtempSync(join(tmpdir(), "fz-relay-bench-"));
   const secret = crypto.randomUUID();
   const expiry = Math.floor(Date.now() / 1000) + 3600;
   const results: Result[] = [];
   try {
-    results.push(
-      await measure(
-        "firezone relay",
-        (port, minPort) =>
-          Bun.spawn(
-            [process.execPath, join(REPO, "src/cli/main.ts"), "relay", "--listen", "127.0.0.1", "--port", String(port),
-              "--min-port", String(minPort), "--max-port", String(minPort + 999), "--secret", secret,
-              "--log-level", "warn", "--log-dir", join(dir, "fz-logs")],
-            { stdout: "ignore", stderr: "inherit" },
-          ),
-        (s) => issueCredentials(s, expiry),
-        secret,
-        seconds,
-        size,
-      ),
-    );
-    results.push(
+    for (const io of ["bun", "ffi"] as const) {
+      if (only !== null && only !== io) continue;
+      results.push(
+        await measure(
+          `firezone relay ${io}`,
+          (port, minPort) =>
+            Bun.spawn(
+              [process.execPath, join(REPO, "src/cli/main.ts"), "relay", "--listen", "127.0.0.1", "--port", String(port),
+                "--min-port", String(minPort), "--max-port", String(minPort + 999), "--secret", secret,
+                "--log-level", "warn", "--log-dir", join(dir, "fz-logs")],
+              { stdout: "ignore", stderr: "inherit", env: { ...process.env, FIREZONE_RELAY_IO: io } },
+            ),
+          (s) => issueCredentials(s, expiry),
+          secret,
+          seconds,
+          size,
+        ),
+      );
+    }
+    if (only === null || only === "coturn") results.push(
       await measure(
         "coturn turnserver",
         (port, minPort) =>
@@ -260,12 +358,15 @@ async function main(): Promise<void> {
   }
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(18)} ${Math.round(r.pps).toString().padStart(8)} pkt/s  ${r.mbps.toFixed(1).padStart(8)} Mbit/s  ` +
+      `${r.name.padEnd(20)} ${Math.round(r.pps).toString().padStart(8)} pkt/s  ${r.mbps.toFixed(1).padStart(8)} Mbit/s  ` +
         `(generator sent ${r.generatorSent}, peer got ${r.received})`,
     );
   }
-  const [fz, co] = results as [Result, Result];
-  console.log(`ratio firezone/coturn: ${(fz.pps / co.pps).toFixed(2)}× packets/s (${size}-byte payloads, ${seconds} s each, one channel, loopback)`);
+  const co = results.find((r) => r.name.startsWith("coturn"));
+  for (const r of results) {
+    if (r === co || co === undefined) continue;
+    console.log(`ratio ${r.name}/coturn: ${(r.pps / co.pps).toFixed(2)}× packets/s (${size}-byte payloads, ${seconds} s each, one channel, loopback, ${generator} generator)`);
+  }
 }
 
 if (process.argv[2] === "--generate") await generate(JSON.parse(process.argv[3]!) as GeneratorConfig);
