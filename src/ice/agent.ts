@@ -321,6 +321,14 @@ export class IceAgent {
     return this.pairs.find((x) => x.id === this.nominatedId)?.unansweredCount() ?? 0;
   }
 
+  /**
+   * Our address as the peer saw it in the nominated pair's latest answered check. For a host pair
+   * behind a NAT it changes only when the NAT rebinds.
+   */
+  nominatedMapped(): SocketAddress | undefined {
+    return this.pairs.find((x) => x.id === this.nominatedId)?.mapped;
+  }
+
   /** The pair data flows over, if one is nominated. */
   nominated(): { source: SocketAddress; destination: SocketAddress; localKind: CandidateKind; remoteKind: CandidateKind; rtt: number | undefined } | undefined {
     const p = this.pairs.find((x) => x.id === this.nominatedId);

@@ -42,6 +42,8 @@ export class Connection<TId, RId> {
   noRelaysSignalled = false;
   /** The nominated pair stopped answering checks (relays were probed when it started). */
   pathStalled = false;
+  /** "<path local>-<path remote>=<our address as the peer saw it>" for the nominated pair, to spot a NAT rebinding. */
+  seenAs: string | undefined;
 
   constructor(
     readonly id: TId,

@@ -231,6 +231,7 @@ export class Node<TId, RId> {
     const i = conn.remoteCandidates.findIndex((r) => sameCandidate(r, c));
     if (i >= 0) conn.remoteCandidates.splice(i, 1);
     const removed = conn.agent.invalidateRemoteCandidate(c, now);
+    if (removed && conn.path && conn.path.remote.ip === c.ip && conn.path.remote.port === c.port) this.forgetPath(conn, "remote candidate invalidated");
     this.processConnection(conn, now);
     return removed;
   }
@@ -405,9 +406,7 @@ export class Node<TId, RId> {
         this.drainTunnel(conn, now);
       }
       if (!this.processConnection(conn, now)) continue;
-      const stalled = conn.agent.nominatedUnanswered() >= STALLED_PATH_CHECKS;
-      if (stalled && !conn.pathStalled) this.probeRelays(now);
-      conn.pathStalled = stalled;
+      this.watchPath(conn, now);
       const failure = conn.failure(now);
       if (failure) {
         this.fail(conn, failure);
@@ -723,6 +722,17 @@ export class Node<TId, RId> {
     if (!c) return;
     conn.agent.invalidateLocalCandidate(kind, addr, now);
     this.emit({ type: "invalidate-ice-candidate", connection: conn.id, candidate: formatCandidate(c) });
+    if (kind === "relay" && conn.path && sameAddress(conn.path.local, addr)) this.forgetPath(conn, "relayed address invalidated");
+  }
+
+  /**
+   * The nominated pair lost one of its candidates (the peer gave up its allocation, or ours was
+   * re-made after a NAT rebinding): sending on would feed a black hole — e.g. a relay that still
+   * forwards to an allocation the peer dropped. Packets wait in the buffer for the next nomination.
+   */
+  private forgetPath(conn: Connection<TId, RId>, why: string): void {
+    log.debug("path lost a candidate", { connection: String(conn.id), why, local: conn.path?.local, remote: conn.path?.remote });
+    conn.path = undefined;
   }
 
   /** The candidate a peer signalled for `conn`; a counted drop when there is no such connection or it does not parse. */
@@ -773,10 +783,13 @@ export class Node<TId, RId> {
     for (let e = entry.allocation.pollEvent(); e; e = entry.allocation.pollEvent()) {
       if (e.type === "relay-gone") {
         log.info("relay gone", { relay: String(entry.id), reason: e.reason });
-        this.removeRelay(entry.id, now, false);
+        // Remembered like a removed relay: it may still hold our allocation and forward to it.
+        this.removeRelay(entry.id, now, true);
         return;
       }
       const c = e.candidate;
+      // One relay saw our mapping change: the other allocations sit on the same dead 5-tuple.
+      if (e.type === "invalidated-candidate" && c.kind === "srflx") this.probeRelays(now);
       const shared = c.kind !== "relay";
       for (const conn of this.connections.values()) {
         if (!shared && conn.relay !== entry.id) continue;
@@ -806,6 +819,27 @@ export class Node<TId, RId> {
       this.processConnection(conn, now);
     }
     log.debug("relay removed", { relay: String(id) });
+  }
+
+  /**
+   * Signs on the nominated pair that our NAT may have rebound, each probing the relays once: its
+   * checks stop being answered, or the peer starts seeing us from another address on the same
+   * pair (then only the peer→us direction breaks, which no check of ours would notice).
+   */
+  private watchPath(conn: Connection<TId, RId>, now: number): void {
+    const stalled = conn.agent.nominatedUnanswered() >= STALLED_PATH_CHECKS;
+    if (stalled && !conn.pathStalled) this.probeRelays(now);
+    conn.pathStalled = stalled;
+    const path = conn.path;
+    const mapped = path && path.allocation === undefined ? conn.agent.nominatedMapped() : undefined;
+    if (!path || !mapped) return;
+    const pair = `${path.local.ip}:${path.local.port}-${path.remote.ip}:${path.remote.port}`;
+    const seenAs = `${pair}=${mapped.ip}:${mapped.port}`;
+    if (conn.seenAs !== undefined && conn.seenAs !== seenAs && conn.seenAs.startsWith(`${pair}=`)) {
+      log.debug("peer sees us from a new address", { connection: String(conn.id), was: conn.seenAs, now: seenAs });
+      this.probeRelays(now);
+    }
+    conn.seenAs = seenAs;
   }
 
   /**

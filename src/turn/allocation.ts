@@ -665,6 +665,7 @@ export class Allocation {
     if (v4) this.updateCandidate("relay4", { kind: "relay", address: v4, base: { ...local } });
     if (v6) this.updateCandidate("relay6", { kind: "relay", address: v6, base: { ...local } });
     log.debug("allocated", { relay4: v4, relay6: v6, lifetime_s: lifetime });
+    this.count("allocated");
     const buffered = this.bufferedBindings;
     this.bufferedBindings = [];
     for (const peer of buffered) this.bindChannel(peer, now);

@@ -53,12 +53,17 @@ export class Portal {
     });
   }
 
-  /** A new relay comes online: every joined node hears of it. */
+  /**
+   * A new relay comes online: every joined node hears of it, each with credentials of its own. A
+   * shared username would make the nodes fight over one allocation: the relay keeps one per
+   * username, so each ALLOCATE replaces the other node's (437s both ways, refused ChannelData).
+   */
   announceRelay(relay: RelayHost, now = this.sim.now): void {
     this.relays.push(relay);
-    const c = relay.credentials(now);
-    const cfg = { id: relay.id, v4: relay.address, username: c.username, password: c.password };
-    for (const p of this.peers.values()) p.node.updateRelays([], [cfg], now);
+    for (const p of this.peers.values()) {
+      const c = relay.credentials(now);
+      p.node.updateRelays([], [{ id: relay.id, v4: relay.address, username: c.username, password: c.password }], now);
+    }
   }
 
   /** Tells every joined node that these relays are gone (`relays_presence` in Firezone). */

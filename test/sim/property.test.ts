@@ -36,6 +36,7 @@ const CONNECTING_BOUND = {
   controlled: iceTimeout(SERVER_DEFAULT) + DISCONNECT_TIMEOUT + SLACK,
 };
 const DISRUPTION_WINDOW = 1_000;
+/** NAT reboots are part of the default sequences; SIM_NAT_REBINDING=0 leaves them out. */
 const NAT_REBINDING = process.env.SIM_NAT_REBINDING === "1";
 /** Healing to steady traffic: the client's ICE timeout + disconnect grace + a reconnect, with room. */
 const LIVENESS_BOUND = Number(process.env.SIM_LIVENESS_BOUND ?? iceTimeout(CLIENT_DEFAULT) + DISCONNECT_TIMEOUT + 15_000);
@@ -194,7 +195,6 @@ class Harness {
       }
       case 9: {
         const nat = client.host.interfaces[0]!.realm.upstream;
-        // NAT rebinding breaks the Node today (NEEDS.md §2); opt in with SIM_NAT_REBINDING=1.
         if (!nat || !NAT_REBINDING) return 500;
         this.note(now, `client NAT ${nat.name} reboots`);
         nat.reset();
@@ -327,7 +327,7 @@ for (const seed of SEEDS) {
       });
     } finally {
       if (h.violations.length > 0 && process.env.SIM_DEBUG) {
-        const dump = (x: NodeHost, peer: string) => ({ conn: x.node.connection(peer), pairs: (x.node as any).connections.get(peer)?.agent.pairSummary(), drops: x.node.stats().drops, relays: x.node.relayIds() });
+        const dump = (x: NodeHost, peer: string) => ({ conn: x.node.connection(peer), pairs: (x.node as any).connections.get(peer)?.agent.pairSummary(), drops: x.node.stats().drops, relays: x.node.relayIds().map((r) => ({ r, ...x.node.allocation(r)!.status(w.sim.now) })) });
         process.stdout.write(`${JSON.stringify({ client: dump(w.client, "gateway"), gateway: dump(w.gateway, "client"), net: w.sim.net.stats }, null, 1)}\n`);
       }
       if (h.violations.length > 0) {
