@@ -12,6 +12,7 @@
  *   bun bench/relay.ts --seconds 20    # longer
  *   bun bench/relay.ts --size 200      # other payload size
  *   bun bench/relay.ts --only ffi      # one of bun, ffi, coturn (for profiling one relay)
+ *   bun bench/relay.ts --cpu-prof DIR  # our relays write Bun CPU profiles (markdown) into DIR
  *   bun bench/relay.ts --generator bun # offer load with Bun's sendMany instead of UDP GSO (≈¼ the load)
  *
  * Shared 2-core machine: the numbers move with the neighbours' load; compare the ratio.
@@ -114,6 +115,12 @@ function generatorKind(): "gso" | "bun" {
   const v = i < 0 ? "gso" : process.argv[i + 1];
   if (v !== "gso" && v !== "bun") throw new Error("--generator takes gso or bun");
   return v;
+}
+
+function profileArgs(io: string): string[] {
+  const i = process.argv.indexOf("--cpu-prof");
+  if (i < 0) return [];
+  return ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.argv[i + 1]}`, `--cpu-prof-name=relay-${io}.md`];
 }
 
 function flag(name: string, fallback: number): number {
@@ -319,7 +326,7 @@ async function main(): Promise<void> {
           `firezone relay ${io}`,
           (port, minPort) =>
             Bun.spawn(
-              [process.execPath, join(REPO, "src/cli/main.ts"), "relay", "--listen", "127.0.0.1", "--port", String(port),
+              [process.execPath, ...profileArgs(io), join(REPO, "src/cli/main.ts"), "relay", "--listen", "127.0.0.1", "--port", String(port),
                 "--min-port", String(minPort), "--max-port", String(minPort + 999), "--secret", secret,
                 "--log-level", "warn", "--log-dir", join(dir, "fz-logs")],
               { stdout: "ignore", stderr: "inherit", env: { ...process.env, FIREZONE_RELAY_IO: io } },

@@ -1,4 +1,5 @@
 import type { udp } from "bun";
+import { SysError } from "../../ffi/errno.ts";
 import { logger } from "../log/index.ts";
 import { CHANNEL_DATA_HEADER_LENGTH } from "../relay/constants.ts";
 import type { RelayServer } from "../relay/server.ts";
@@ -14,9 +15,11 @@ import { FfiRelayPath } from "./relay-ffi-path.ts";
  * when the event loop finishes the current batch of received datagrams (setImmediate: Bun delivers
  * a whole recvmmsg batch before it runs immediates, so a flush carries the batch), or at 64.
  *
- * `io: "ffi"` (or FIREZONE_RELAY_IO=ffi) swaps the sockets for libc ones (relay-ffi-path.ts):
- * recvmmsg batches routed in place, sendmmsg with UDP GSO runs, readiness from an epoll Worker.
- * Which one is faster here is measured by `bun bench/relay.ts`; "bun" stays the fallback.
+ * By default (`io: "ffi"`, FIREZONE_RELAY_IO unset or "ffi") the sockets are libc ones instead
+ * (relay-ffi-path.ts): recvmmsg batches routed in place, sendmmsg with UDP GSO runs, readiness
+ * from an epoll Worker; `bun bench/relay.ts` measured it 2.5–3× faster than Bun's sockets here.
+ * FIREZONE_RELAY_IO=bun selects the Bun path above, which is also the fallback when the FFI path
+ * cannot start unless "ffi" was asked for explicitly.
  */
 export interface RelayDriverOptions {
   server: RelayServer;
@@ -27,7 +30,7 @@ export interface RelayDriverOptions {
   /** Wall clock and monotonic clock; injectable for tests of the driver itself. */
   unixNow?: () => number;
   monotonicNow?: () => number;
-  /** Socket layer: Bun's UDP sockets or libc ones over bun:ffi (default: FIREZONE_RELAY_IO, else "bun"). */
+  /** Socket layer: libc sockets over bun:ffi or Bun's UDP sockets (default: FIREZONE_RELAY_IO, else ffi with bun as fallback). */
   io?: RelayIoMode;
   /** ffi only: try UDP GSO (default true). */
   gso?: boolean;
@@ -35,11 +38,11 @@ export interface RelayDriverOptions {
 
 export type RelayIoMode = "bun" | "ffi";
 
-/** The socket layer FIREZONE_RELAY_IO asks for; anything but "bun" or "ffi" is an error. */
-export function relayIoFromEnv(env: Record<string, string | undefined> = process.env): RelayIoMode {
+/** The socket layer FIREZONE_RELAY_IO asks for (undefined: not set); anything but "bun" or "ffi" is an error. */
+export function relayIoFromEnv(env: Record<string, string | undefined> = process.env): RelayIoMode | undefined {
   const v = env.FIREZONE_RELAY_IO;
-  if (v === undefined || v === "" || v === "bun") return "bun";
-  if (v === "ffi") return "ffi";
+  if (v === undefined || v === "") return undefined;
+  if (v === "bun" || v === "ffi") return v;
   throw new Error(`FIREZONE_RELAY_IO must be "bun" or "ffi", not "${v}"`);
 }
 
@@ -117,9 +120,16 @@ export class RelayDriver {
     const d = new RelayDriver(options);
     d.server.setUnixTime(d.unixNow(), d.now());
     d.clockSyncedAt = d.now();
-    if ((options.io ?? relayIoFromEnv()) === "ffi") {
-      await d.startFfi();
-      return d;
+    const asked = options.io ?? relayIoFromEnv();
+    if (asked !== "bun") {
+      try {
+        await d.startFfi();
+        return d;
+      } catch (e) {
+        // A port the OS refuses is the same failure on either path; report it as such.
+        if (asked === "ffi" || isBindError(e)) throw e;
+        log.warn("FFI socket path unavailable; using Bun's UDP sockets", { error: String(e) });
+      }
     }
     try {
       if (options.listenIpv4) {
@@ -418,6 +428,10 @@ export class RelayDriver {
     this.server.handleTimeout(now);
     this.afterControl();
   };
+}
+
+function isBindError(e: unknown): boolean {
+  return e instanceof SysError && e.context.startsWith("bind");
 }
 
 function summary(server: RelayServer): Record<string, unknown> {

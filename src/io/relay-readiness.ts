@@ -6,6 +6,7 @@
  * rounds) and only then calls `arm()` again. epoll is level-triggered, so nothing that arrives
  * while the owner drains is lost.
  */
+import { existsSync, readdirSync } from "node:fs";
 import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_DATA_OFFSET, EPOLL_EVENT_SIZE, EPOLLIN, check, libc, pinned } from "../../ffi/libc.ts";
 
 /** Int32 indexes of the shared control block. */
@@ -30,7 +31,12 @@ export class Readiness {
   /** `onReady(ctl, from, count)`: fds `ctl[from .. from + count)` are readable. */
   constructor(private readonly onReady: (fds: Int32Array, from: number, count: number) => void) {
     this.epfd = check(libc.epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
-    this.worker = new Worker(new URL("./relay-readiness-worker.ts", import.meta.url).href);
+    try {
+      this.worker = new Worker(readinessWorkerUrl());
+    } catch (e) {
+      libc.close(this.epfd);
+      throw e;
+    }
     this.stopped = new Promise<void>((resolve) => {
       this.worker.onmessage = () => resolve();
       this.worker.onerror = () => resolve();
@@ -96,4 +102,24 @@ export class Readiness {
     this.wakeups++;
     this.onReady(this.ctl, CTL_FDS, n);
   };
+}
+
+/**
+ * Where the Worker's code is: next to this file from source; in a `bun build --compile` binary an
+ * entry point under /$bunfs/root/ (as `.js`, at its path relative to the entries' common folder).
+ */
+export function readinessWorkerUrl(): string {
+  const here = new URL("./relay-readiness-worker.ts", import.meta.url);
+  if (!here.pathname.startsWith("/$bunfs/")) return here.href;
+  for (const rel of ["src/io/relay-readiness-worker.js", "io/relay-readiness-worker.js", "relay-readiness-worker.js"]) {
+    const candidate = `/$bunfs/root/${rel}`;
+    if (existsSync(candidate)) return candidate;
+  }
+  try {
+    const found = readdirSync("/$bunfs/root", { recursive: true }).map(String).find((f) => f.endsWith("relay-readiness-worker.js"));
+    if (found) return `/$bunfs/root/${found}`;
+  } catch {
+    // fall through to the error below
+  }
+  throw new Error("relay readiness Worker not in this binary: build with `bun build --compile <main> src/io/relay-readiness-worker.ts`");
 }
