@@ -36,7 +36,7 @@ import {
 } from "../stun/index.ts";
 import { logger } from "../log/index.ts";
 import { candidateFoundation, candidatePriority, type Candidate, type CandidateKind } from "./candidate.ts";
-import { MAX_PAIRS, TA_MS, type IceConfig } from "./config.ts";
+import { MAX_PAIRS, STALLED_CHECKS, TA_MS, type IceConfig } from "./config.ts";
 import { CandidatePair } from "./pair.ts";
 
 export interface IceCredentials {
@@ -281,7 +281,7 @@ export class IceAgent {
       }
       return keep;
     });
-    if (pruned) this.evaluateNomination();
+    if (pruned || (this.controlling && this.nominatedUnanswered() >= STALLED_CHECKS)) this.evaluateNomination();
     this.evaluateState(now);
 
     let due: CandidatePair | undefined;
@@ -542,9 +542,12 @@ export class IceAgent {
    */
   private evaluateNomination(fresh?: CandidatePair): void {
     let best: CandidatePair | undefined;
+    // Controlling: a pair that still answers beats a stalled one, whatever their priorities.
+    const stalled = (p: CandidatePair) => this.controlling && p.unansweredCount() >= STALLED_CHECKS;
+    const better = (a: CandidatePair, b: CandidatePair) => (stalled(a) !== stalled(b) ? !stalled(a) : a.priority > b.priority);
     for (const p of this.pairs) {
       const eligible = this.controlling ? p.state === "succeeded" : p.nomination !== "none";
-      if (eligible && (!best || p.priority > best.priority)) best = p;
+      if (eligible && (!best || better(p, best))) best = p;
     }
     if (!best) return;
     // Controlled: the peer nominating a new pair as good as the best means it moved there (its NAT
@@ -552,7 +555,9 @@ export class IceAgent {
     const follow = fresh !== undefined && !this.controlling && fresh.priority >= best.priority;
     if (follow) best = fresh;
     const current = this.pairs.find((p) => p.id === this.nominatedId);
-    if (current && (current === best || (current.priority === best.priority && !follow))) return;
+    if (current && (current === best || (!better(best, current) && !follow))) return;
+    // An unconfirmed nomination we move away from is dropped, or it would be re-sent every Ta.
+    if (current && this.controlling && current.nomination === "nominating") current.nomination = "none";
     if (this.controlling && best.nomination === "none") best.nomination = "nominating";
     this.nominatedId = best.id;
     const l = this.locals[best.localIndex]!;

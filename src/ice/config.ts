@@ -21,6 +21,13 @@ export const TA_MS = 50;
 /** A pair whose remote keeps sending us checks stays usable this long without our own answers. */
 export const RECENT_REMOTE_REQUEST_MS = 15_000;
 
+/**
+ * A pair whose last this-many checks went unanswered is stalled: the controlling side nominates a
+ * pair that still answers instead (a rebound NAT kills the old pair long before the ICE timeout
+ * prunes it). Three, so that one lost check plus one in flight do not count.
+ */
+export const STALLED_CHECKS = 3;
+
 /** Pairs kept per agent; more remote candidates than this only replace lower-priority pairs. */
 export const MAX_PAIRS = 100;
 
