@@ -28,7 +28,9 @@ import { RelayHost } from "./relay-host.ts";
 import { ProbeFlow } from "./traffic.ts";
 import { buildWorld, report, suiteSeeds, type Placement, type World } from "./world.ts";
 
-const SEEDS = suiteSeeds([101, 102, 103, 104, 105, 106]);
+// 1008, 1029 and 1031 failed before NAT-rebinding recovery (stale allocations, a path kept on an
+// invalidated candidate, nodes sharing a relay username); kept as regressions.
+const SEEDS = suiteSeeds([101, 102, 103, 104, 105, 106, 1008, 1029, 1031]);
 const EVENTS_PER_RUN = 14;
 const SLACK = 2_000;
 const CONNECTING_BOUND = {
@@ -37,7 +39,7 @@ const CONNECTING_BOUND = {
 };
 const DISRUPTION_WINDOW = 1_000;
 /** NAT reboots are part of the default sequences; SIM_NAT_REBINDING=0 leaves them out. */
-const NAT_REBINDING = process.env.SIM_NAT_REBINDING === "1";
+const NAT_REBINDING = process.env.SIM_NAT_REBINDING !== "0";
 /** Healing to steady traffic: the client's ICE timeout + disconnect grace + a reconnect, with room. */
 const LIVENESS_BOUND = Number(process.env.SIM_LIVENESS_BOUND ?? iceTimeout(CLIENT_DEFAULT) + DISCONNECT_TIMEOUT + 15_000);
 
