@@ -398,7 +398,9 @@ export class IceAgent {
     if (pair) {
       pair.remoteRequest(now);
       let fresh: CandidatePair | undefined;
-      if (!this.controlling && useCandidate && pair.nomination === "none") {
+      // The controlling side sends USE-CANDIDATE only on its current choice, so one arriving on
+      // another pair than ours means it moved (a better pair, or away from a stalled one).
+      if (!this.controlling && useCandidate && pair.id !== this.nominatedId) {
         pair.nomination = "nominated";
         fresh = pair;
       }
@@ -550,14 +552,20 @@ export class IceAgent {
       if (eligible && (!best || better(p, best))) best = p;
     }
     if (!best) return;
-    // Controlled: the peer nominating a new pair as good as the best means it moved there (its NAT
-    // rebound, so the same checks now arrive from a new peer-reflexive mapping): follow it.
-    const follow = fresh !== undefined && !this.controlling && fresh.priority >= best.priority;
-    if (follow) best = fresh;
+    // Controlled: follow the peer's latest nomination whatever its priority (it may have left a
+    // stalled pair for a worse one, or its NAT rebound so its checks arrive from a new
+    // peer-reflexive mapping). The pairs it left are no longer nominated, so a later pruning
+    // cannot fall back to one of them.
+    const follow = fresh !== undefined && !this.controlling;
+    if (follow) {
+      best = fresh;
+      for (const p of this.pairs) if (p !== fresh) p.nomination = "none";
+    }
     const current = this.pairs.find((p) => p.id === this.nominatedId);
     if (current && (current === best || (!better(best, current) && !follow))) return;
-    // An unconfirmed nomination we move away from is dropped, or it would be re-sent every Ta.
-    if (current && this.controlling && current.nomination === "nominating") current.nomination = "none";
+    // Controlling: the pair we leave stops carrying USE-CANDIDATE (the controlled side follows the
+    // pair that does), and an unconfirmed nomination is not re-sent every Ta.
+    if (current && this.controlling) current.nomination = "none";
     if (this.controlling && best.nomination === "none") best.nomination = "nominating";
     this.nominatedId = best.id;
     const l = this.locals[best.localIndex]!;
