@@ -412,6 +412,50 @@ describe("NAT rebinding", () => {
   });
 });
 
+describe("NAT rebinding on a relayed path", () => {
+  test("the client's NAT reboots under a relayed path: its allocation is re-made from the new 5-tuple within seconds", () => {
+    const { wire, a, b } = pair({ natA: true, upsert: false });
+    // No direct path: A (behind the NAT) and B reach each other only through the relay.
+    wire.blocked = (from, to) => (from.ip === a.addr.ip && to.ip === b.addr.ip) || (from.ip === b.addr.ip && to.ip === "203.0.113.1");
+    const params = {
+      a: { remoteKey: b.node.publicKey, psk: new Uint8Array(32).fill(7), localCreds: { ufrag: "aaaa", pass: "apassapassapassapass12" }, remoteCreds: { ufrag: "bbbb", pass: "bpassbpassbpassbpass12" } },
+      b: { remoteKey: a.node.publicKey, psk: new Uint8Array(32).fill(7), localCreds: { ufrag: "bbbb", pass: "bpassbpassbpassbpass12" }, remoteCreds: { ufrag: "aaaa", pass: "apassapassapassapass12" } },
+    };
+    a.node.upsertConnection("gw", params.a, wire.now);
+    b.node.upsertConnection("client", params.b, wire.now);
+    expect(wire.runUntil(() => established(a, "gw") && established(b, "client"), 10_000)).toBe(true);
+    expect(a.node.connection("gw")!.path!.kind).not.toBe("peer-to-peer");
+    expect(roundTripOk(wire, a, b) && roundTripDown(wire, a, b)).toBe(true);
+    const allocation = a.node.allocation("r1")!;
+    const oldRelayed = allocation.relayedAddress(4)!;
+    const oldSrflx = allocation.hostAndServerReflexiveCandidates().find((c) => c.kind === "srflx")!.address;
+    const eventsBefore = a.events.length;
+
+    wire.nat!.reboot();
+    const start = wire.now;
+    let recovered: number | undefined;
+    for (let i = 0; i < 40 && recovered === undefined; i++) {
+      if (roundTripOk(wire, a, b) && roundTripDown(wire, a, b)) recovered = wire.now - start;
+      else wire.runFor(450);
+    }
+    // Before: the relay refused everything until the REFRESH at half the lifetime (300 s) met a 437.
+    expect(recovered).toBeDefined();
+    expect(recovered!).toBeLessThan(8_000);
+    // Re-made once, from the new 5-tuple (the probe's BINDING saw the new mapping, or its REFRESH a 437).
+    expect(allocation.counters["allocated"]).toBe(2);
+    expect(allocation.relayedAddress(4)).not.toEqual(oldRelayed);
+    // The old relayed and server-reflexive candidates were withdrawn and the new ones signalled.
+    const after = a.events.slice(eventsBefore);
+    const sdps = (type: string) => after.filter((e) => e.type === type).map((e) => (e as { candidate: string }).candidate);
+    expect(sdps("invalidate-ice-candidate").some((c) => c.includes(`${oldRelayed.ip} ${oldRelayed.port} typ relay`))).toBe(true);
+    expect(sdps("invalidate-ice-candidate").some((c) => c.includes(`${oldSrflx.ip} ${oldSrflx.port} typ srflx`))).toBe(true);
+    const newRelayed = allocation.relayedAddress(4)!;
+    expect(sdps("new-ice-candidate").some((c) => c.includes(`${newRelayed.ip} ${newRelayed.port} typ relay`))).toBe(true);
+    expect(a.events.filter((e) => e.type === "connection-failed")).toEqual([]);
+    process.stdout.write(`[snownet] relayed-path NAT rebinding recovered in ${recovered} ms\n`);
+  });
+});
+
 describe("reset and relays", () => {
   test("reset closes connections, makes a new key, restarts allocations; reconnecting works", () => {
     const { wire, a, b, params } = connect();
