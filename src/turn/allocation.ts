@@ -140,6 +140,8 @@ export class Allocation {
   private nextBindingAt = 0;
   /** Our address as the relay saw it when it granted the allocation (XOR-MAPPED-ADDRESS). */
   private allocatedFrom: SocketAddress | undefined;
+  /** When the relay last answered a BINDING: it is alive, whatever happens to our allocation. */
+  private lastBindingAnswerAt = -Infinity;
 
   private host4: Candidate | undefined;
   private host6: Candidate | undefined;
@@ -317,7 +319,16 @@ export class Allocation {
       this.count("retransmit");
       const queued =
         p.spec.method === METHOD_BINDING ? this.queue(p.dst, p.spec, p.backoff, now, p.probe) : this.authenticateAndQueue(p.spec, p.backoff, now, p.probe);
-      if (!queued && p.probe) {
+      const onAllocation = p.spec.method === METHOD_REFRESH || p.spec.method === METHOD_CHANNEL_BIND;
+      if (!queued && onAllocation && this.hasAllocation() && this.lastBindingAnswerAt >= p.backoff.startTime) {
+        // The relay answers BINDING but not requests on our allocation: it no longer has it for
+        // our 5-tuple (a rebinding it did not tell us about). Make it again rather than give up.
+        this.count("allocation-unanswered");
+        log.info("relay alive but silent on our allocation, re-allocating", { server: this.serverText(), method: methodName(p.spec.method) });
+        this.invalidateAllocation(true);
+        if (p.spec.method === METHOD_CHANNEL_BIND) this.bufferBinding(p.spec.peer);
+        this.authenticateAndQueue({ method: METHOD_ALLOCATE }, undefined, now);
+      } else if (!queued && p.probe) {
         this.count("probe-unanswered");
       } else if (!queued) {
         this.count("request-given-up");
@@ -388,6 +399,7 @@ export class Allocation {
     this.host4 = this.host6 = this.srflx4 = this.srflx6 = this.relay4 = this.relay6 = undefined;
     this.lifetime = undefined;
     this.allocatedFrom = undefined;
+    this.lastBindingAnswerAt = -Infinity;
     this.channels.clear();
     this.pending.clear();
     this.transmits.length = 0;
@@ -618,6 +630,7 @@ export class Allocation {
   }
 
   private handleBindingSuccess(msg: StunMessage, local: SocketAddress, request: PendingRequest, now: number): void {
+    this.lastBindingAnswerAt = now;
     const v6Local = ipFamily(local.ip) === 6;
     this.updateCandidate(v6Local ? "host6" : "host4", { kind: "host", address: { ...local }, base: { ...local } });
     const mapped = getXorMappedAddress(msg);

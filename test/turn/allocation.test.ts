@@ -240,12 +240,12 @@ describe("timers", () => {
     expect(kinds(drainEvents(a))).toEqual(["-relay:192.0.2.1:50000", "-relay:2001:db8::1:50000", "gone:no-response-received"]);
   });
 
-  test("a refresh that is never answered gives the relay up after 8 s of retries", () => {
+  test("a refresh that is never answered while keep-alive BINDINGs are: the allocation is re-made after 8 s of retries", () => {
     const { relay, a } = allocated();
     relay.override[METHOD_REFRESH] = () => null; // BINDING keep-alives are still answered
     let now = T0;
     const events: string[] = [];
-    while (!a.isGone()) {
+    while (!a.counters["allocation-unanswered"]) {
       const t = a.pollTimeout();
       if (!t) break;
       now = t.at;
@@ -254,7 +254,8 @@ describe("timers", () => {
       events.push(...kinds(drainEvents(a)));
     }
     expect(now).toBe(T0 + 300_000 + 8125);
-    expect(events).toEqual(["-relay:192.0.2.1:50000", "-relay:2001:db8::1:50000", "gone:no-response-received"]);
+    expect(events).toEqual(["-relay:192.0.2.1:50000", "-relay:2001:db8::1:50000", "+relay:192.0.2.1:50000", "+relay:2001:db8::1:50000"]);
+    expect(a.isGone()).toBe(false);
   });
 });
 
@@ -465,6 +466,43 @@ describe("NAT rebinding", () => {
     pump(a, relay, LOCAL, now);
     expect(a.counters["nat-rebinding"]).toBe(1);
     expect(a.isChannelBound(PEER, now)).toBe(true);
+  });
+
+  test("a relay that answers BINDING but not our REFRESH lost the allocation: it is re-made, not given up", () => {
+    const { relay, a } = behindNat();
+    let silent = true;
+    relay.override[METHOD_REFRESH] = () => (silent ? null : "default");
+    let now = T0 + 1_000;
+    a.probe(now);
+    pump(a, relay, LOCAL, now); // the BINDING is answered, the REFRESH is not
+    const allocates = relay.countOf(METHOD_ALLOCATE);
+    for (let i = 0; i < 10 && relay.countOf(METHOD_ALLOCATE) === allocates; i++) {
+      const t = a.pollTimeout()!;
+      now = t.at;
+      a.handleTimeout(now);
+      pump(a, relay, LOCAL, now);
+    }
+    silent = false;
+    expect(now - T0 - 1_000).toBe(8_125); // the REFRESH's retransmissions ran out
+    expect(a.counters["allocation-unanswered"]).toBe(1);
+    expect(a.isGone()).toBe(false);
+    expect(a.hasAllocation()).toBe(true);
+    expect(a.isChannelBound(PEER, now)).toBe(true);
+  });
+
+  test("a relay silent on everything is still given up", () => {
+    const { relay, a } = behindNat();
+    relay.silent = true;
+    let now = T0;
+    while (!a.isGone()) {
+      const t = a.pollTimeout();
+      if (!t) break;
+      now = t.at;
+      a.handleTimeout(now);
+      drainTransmits(a);
+    }
+    expect(a.isGone()).toBe(true);
+    expect(a.counters["allocation-unanswered"]).toBeUndefined();
   });
 
   test("the ALLOCATE answer's mapping is the reference, and it updates srflx too", () => {
