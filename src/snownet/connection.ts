@@ -42,8 +42,8 @@ export class Connection<TId, RId> {
   noRelaysSignalled = false;
   /** The nominated pair stopped answering checks (relays were probed when it started). */
   pathStalled = false;
-  /** "<path local>-<path remote>=<our address as the peer saw it>" for the nominated pair, to spot a NAT rebinding. */
-  seenAs: string | undefined;
+  /** Our address as the peer saw it on the nominated path (`local`→`remote`), to spot a NAT rebinding. */
+  seenAs: { local: SocketAddress; remote: SocketAddress; mapped: SocketAddress } | undefined;
 
   constructor(
     readonly id: TId,

@@ -833,19 +833,22 @@ export class Node<TId, RId> {
     const path = conn.path;
     const mapped = path && path.allocation === undefined ? conn.agent.nominatedMapped() : undefined;
     if (!path || !mapped) return;
-    const pair = `${path.local.ip}:${path.local.port}-${path.remote.ip}:${path.remote.port}`;
-    const seenAs = `${pair}=${mapped.ip}:${mapped.port}`;
-    if (conn.seenAs !== undefined && conn.seenAs !== seenAs && conn.seenAs.startsWith(`${pair}=`)) {
-      log.debug("peer sees us from a new address", { connection: String(conn.id), was: conn.seenAs, now: seenAs });
+    const was = conn.seenAs;
+    const samePath = was !== undefined && sameAddress(was.local, path.local) && sameAddress(was.remote, path.remote);
+    if (samePath && sameAddress(was.mapped, mapped)) return;
+    if (samePath) {
+      log.debug("peer sees us from a new address", { connection: String(conn.id), was: was.mapped, now: mapped });
       this.probeRelays(now);
     }
-    conn.seenAs = seenAs;
+    conn.seenAs = { local: path.local, remote: path.remote, mapped };
   }
 
   /**
-   * A connection lost all its pairs: maybe our NAT rebound, and then every allocation belongs to a
-   * dead 5-tuple. Ask the relays now rather than at the next keep-alive (up to 25 s away); an
-   * allocation that finds a new mapping or a 437 re-allocates and re-signals its candidates.
+   * A path died or changed under us (ICE disconnected, the nominated pair stalled, the peer or one
+   * relay sees a new mapping): maybe our NAT rebound, and then every allocation belongs to a dead
+   * 5-tuple. Ask the relays now rather than at the next keep-alive (up to 25 s away); an
+   * allocation that finds a new mapping, a 437 or silence on it re-allocates and re-signals its
+   * candidates. Probes in flight are not repeated.
    */
   private probeRelays(now: number): void {
     for (const entry of this.relays.values()) entry.allocation.probe(now);
