@@ -13,6 +13,7 @@
  *   bun bench/relay.ts --size 200      # other payload size
  *   bun bench/relay.ts --only ffi      # one of bun, ffi, coturn (for profiling one relay)
  *   bun bench/relay.ts --cpu-prof DIR  # our relays write Bun CPU profiles (markdown) into DIR
+ *   bun bench/relay.ts --heap-prof DIR # … and sampled allocation profiles (is the data path allocation-free?)
  *   bun bench/relay.ts --generator bun # offer load with Bun's sendMany instead of UDP GSO (≈¼ the load)
  *
  * Shared 2-core machine: the numbers move with the neighbours' load; compare the ratio.
@@ -118,9 +119,12 @@ function generatorKind(): "gso" | "bun" {
 }
 
 function profileArgs(io: string): string[] {
-  const i = process.argv.indexOf("--cpu-prof");
-  if (i < 0) return [];
-  return ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.argv[i + 1]}`, `--cpu-prof-name=relay-${io}.md`];
+  const args: string[] = [];
+  const cpu = process.argv.indexOf("--cpu-prof");
+  if (cpu >= 0) args.push("--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.argv[cpu + 1]}`, `--cpu-prof-name=relay-${io}.md`);
+  const heap = process.argv.indexOf("--heap-prof");
+  if (heap >= 0) args.push("--heap-prof", "--heap-prof-md", `--heap-prof-dir=${process.argv[heap + 1]}`, `--heap-prof-name=relay-${io}-heap.md`);
+  return args;
 }
 
 function flag(name: string, fallback: number): number {
