@@ -102,11 +102,13 @@ export class CandidatePair {
   }
 
   /**
-   * When this pair wants its next check. A pair being nominated jumps the queue; otherwise the
-   * retransmission schedule, so that established pairs settle at one check per `maxRto`.
+   * When this pair wants its next check. A pair being nominated jumps the queue until its first
+   * USE-CANDIDATE check is out; after that (and otherwise) the retransmission schedule, so that
+   * established pairs settle at one check per `maxRto` and an unanswered nomination backs off and
+   * is pruned like any other check instead of going out every Ta for ever.
    */
   nextAttempt(now: number, config: IceConfig): number {
-    if (this.nomination === "nominating") return now;
+    if (this.nomination === "nominating" && !this.attempts[this.attempts.length - 1]?.useCandidate) return now;
     if (this.nextAt !== undefined) return this.nextAt;
     const last = this.lastSentAt();
     let next: number;

@@ -173,6 +173,29 @@ describe("always use all candidates", () => {
 });
 
 describe("robustness", () => {
+  test("an unanswered nomination backs off and is pruned like any check, not re-sent every Ta", () => {
+    const { client, gateway } = pair(6);
+    const cHost = addr("10.0.0.1", 5000);
+    const gHost = addr("10.0.0.2", 6000);
+    signal(client, gateway, client.addLocalCandidate("host", cHost, cHost, 0), 0);
+    signal(gateway, client, gateway.addLocalCandidate("host", gHost, gHost, 0), 0);
+    const wire = new Wire([{ agent: client, owns: is(cHost) }, { agent: gateway, owns: is(gHost) }]);
+    // The path dies right after the first check succeeded: the USE-CANDIDATE check never arrives.
+    while (!client.pairSummary().some((p) => p.state === "succeeded") && wire.now < 2000) wire.run(wire.now);
+    expect(client.pairSummary()[0]!.nomination).toBe("nominating");
+    let sent = 0;
+    wire.blocked = (from) => {
+      if (is(cHost)(from)) sent++;
+      return true;
+    };
+    wire.run(wire.now + 20_000);
+    // One try per retransmission step (was: one every Ta = 50 ms, ~400, and never pruned).
+    expect(sent).toBeLessThanOrEqual(CLIENT_DEFAULT.maxRetransmits + 1);
+    expect(client.pairSummary()).toEqual([]);
+    expect(client.state).toBe("disconnected");
+  });
+
+
   test("a role conflict is resolved by the tie-breaker and the agents still connect", () => {
     const a = new IceAgent({ controlling: true, local: CLIENT, remote: GATEWAY, config: CLIENT_DEFAULT, random: seededRandom(7), tieBreaker: 5n });
     const b = new IceAgent({ controlling: true, local: GATEWAY, remote: CLIENT, config: CLIENT_DEFAULT, random: seededRandom(8), tieBreaker: 9n });
