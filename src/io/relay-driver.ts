@@ -3,7 +3,7 @@ import { SysError } from "../../ffi/errno.ts";
 import { logger } from "../log/index.ts";
 import { CHANNEL_DATA_HEADER_LENGTH } from "../relay/constants.ts";
 import type { RelayServer } from "../relay/server.ts";
-import { FfiRelayPath } from "./relay-ffi-path.ts";
+import { FfiRelayPath, type RelayFfiStats } from "./relay-ffi-path.ts";
 
 /**
  * Binds a sans-IO `RelayServer` to Bun UDP sockets: one listening socket per address family on
@@ -34,6 +34,8 @@ export interface RelayDriverOptions {
   io?: RelayIoMode;
   /** ffi only: try UDP GSO (default true). */
   gso?: boolean;
+  /** ffi only: ask for UDP GRO (default true). */
+  gro?: boolean;
 }
 
 export type RelayIoMode = "bun" | "ffi";
@@ -154,7 +156,7 @@ export class RelayDriver {
 
   private async startFfi(): Promise<void> {
     const o = this.options;
-    const ffi = new FfiRelayPath({ server: this.server, now: this.now, afterControl: () => this.afterControl(), gso: o.gso });
+    const ffi = new FfiRelayPath({ server: this.server, now: this.now, afterControl: () => this.afterControl(), gso: o.gso, gro: o.gro });
     try {
       if (o.listenIpv4) this.ffiPort = ffi.listen(o.listenIpv4, o.port);
       if (o.listenIpv6) this.ffiPort = ffi.listen(o.listenIpv6, o.port === 0 && this.ffiPort !== 0 ? this.ffiPort : o.port);
@@ -178,8 +180,8 @@ export class RelayDriver {
     return this.ffi !== null ? "ffi" : "bun";
   }
 
-  /** ffi only: GSO segments sent, readiness wake-ups, whether GSO is still on. */
-  ffiStats(): { gsoSegments: number; wakeups: number; gsoEnabled: boolean } | null {
+  /** ffi only: GSO and GRO use, readiness wake-ups, whether GSO is still on. */
+  ffiStats(): RelayFfiStats | null {
     return this.ffi?.stats() ?? null;
   }
 

@@ -2,7 +2,9 @@
  * The relay's data path over libc sockets (FIREZONE_RELAY_IO=ffi): `recvmmsg` up to 64 datagrams
  * into one pinned PacketBatch, route each through the sans-IO RelayServer in place, and send the
  * batch on with `sendmmsg`, where runs to one peer of one size become UDP GSO super-datagrams
- * (FfiUdpSocket; it falls back to plain datagrams when the kernel refuses GSO).
+ * (FfiUdpSocket; it falls back to plain datagrams when the kernel refuses GSO). The sockets ask for
+ * UDP GRO: a burst from one client or peer can arrive as one buffer of same-size datagrams, which
+ * is split (one memmove per datagram inside the pinned batch) and routed datagram by datagram.
  *
  * Nothing is copied and nothing is allocated per packet in steady state:
  * - client → peer: the payload stays where it landed; the slot's offset moves past the 4-byte
@@ -59,6 +61,17 @@ class RelayPortSockets {
   v6: Endpoint | null = null;
 }
 
+export interface RelayFfiStats {
+  /** Datagrams sent inside GSO super-datagrams. */
+  gsoSegments: number;
+  /** Datagrams received inside GRO buffers. */
+  groDatagrams: number;
+  /** Times the readiness Worker woke this thread. */
+  wakeups: number;
+  /** Whether any socket still uses GSO (false after the kernel refused it). */
+  gsoEnabled: boolean;
+}
+
 export interface FfiRelayPathOptions {
   server: RelayServer;
   now: () => number;
@@ -66,6 +79,8 @@ export interface FfiRelayPathOptions {
   afterControl: () => void;
   /** Try UDP GSO (default true); tests turn it off to cover the plain sendmmsg path. */
   gso?: boolean;
+  /** Ask for UDP GRO (default true): coalesced same-flow datagrams arrive in one buffer. */
+  gro?: boolean;
 }
 
 export class FfiRelayPath {
@@ -73,6 +88,7 @@ export class FfiRelayPath {
   private readonly now: () => number;
   private readonly afterControl: () => void;
   private readonly gso: boolean;
+  private readonly gro: boolean;
   private listen4: Endpoint | null = null;
   private listen6: Endpoint | null = null;
   private readonly byFd: (Endpoint | undefined)[] = [];
@@ -84,13 +100,17 @@ export class FfiRelayPath {
   private pumpScheduled = false;
   private closed = false;
 
-  private readonly rx = new PacketBatch(BATCH, SLOT, HEADROOM);
+  /** Slots [0, BATCH) receive; [BATCH, 2·BATCH) hold the datagrams split out of GRO buffers. */
+  private readonly rx = new PacketBatch(2 * BATCH, SLOT, HEADROOM);
   private readonly control = new PacketBatch(1, 2048, 0);
   /** Per slot: a view from the datagram's first byte to the slot's end, handed to the core. */
   private readonly slotViews: Uint8Array[] = [];
   /** Endpoints a routed batch goes out on (action id = index + 1). */
   private readonly targets: Endpoint[] = [];
   private epoch = 0;
+  private sawControl = false;
+  /** Datagrams that arrived inside a GRO buffer. */
+  private groDatagrams = 0;
 
   private readonly sockaddrOf = new WeakMap<object, Uint8Array>();
   private readonly ipv4Names = new Map<number, string>();
@@ -101,7 +121,8 @@ export class FfiRelayPath {
     this.now = options.now;
     this.afterControl = options.afterControl;
     this.gso = options.gso ?? true;
-    for (let i = 0; i < BATCH; i++) this.slotViews.push(this.rx.data.subarray(i * SLOT + HEADROOM, (i + 1) * SLOT));
+    this.gro = options.gro ?? true;
+    for (let i = 0; i < 2 * BATCH; i++) this.slotViews.push(this.rx.data.subarray(i * SLOT + HEADROOM, (i + 1) * SLOT));
     this.readiness = new Readiness(this.onReady);
   }
 
@@ -150,8 +171,8 @@ export class FfiRelayPath {
     return ep.socket.sendBatch(b, 1) === 1;
   }
 
-  /** GSO super-datagrams sent and the sockets' error counts (for logs and the bench). */
-  stats(): { gsoSegments: number; wakeups: number; gsoEnabled: boolean } {
+  /** GSO and GRO use, readiness wake-ups (for logs, tests and the bench). */
+  stats(): RelayFfiStats {
     let gsoSegments = 0;
     let gsoEnabled = false;
     for (const ep of this.byFd) {
@@ -159,7 +180,7 @@ export class FfiRelayPath {
       gsoSegments += ep.socket.txGsoSegments;
       gsoEnabled ||= ep.socket.gsoEnabled;
     }
-    return { gsoSegments, wakeups: this.readiness.wakeups, gsoEnabled };
+    return { gsoSegments, groDatagrams: this.groDatagrams, wakeups: this.readiness.wakeups, gsoEnabled };
   }
 
   async close(): Promise<void> {
@@ -175,7 +196,7 @@ export class FfiRelayPath {
   // ---- sockets -------------------------------------------------------------------------------------
 
   private open(ip: string, port: number, relayPort: number): Endpoint {
-    const socket = new FfiUdpSocket({ bind: { ip, port }, gso: this.gso, bufferBytes: SOCKET_BUFFER });
+    const socket = new FfiUdpSocket({ bind: { ip, port }, gso: this.gso, gro: this.gro, bufferBytes: SOCKET_BUFFER });
     const ep = new Endpoint(socket, relayPort);
     try {
       this.readiness.add(socket.pollFd);
@@ -234,84 +255,130 @@ export class FfiRelayPath {
     }
   };
 
-  /** Reads one batch from `ep`, routes it, sends it on; returns the datagrams read. */
+  /** Reads one batch from `ep`, routes it, sends it on; returns the messages read. */
   private drainOnce(ep: Endpoint): number {
     const b = this.rx;
     b.count = 0;
     const n = ep.socket.recvBatch(b);
     if (n === 0) return 0;
-    const server = this.server;
     const now = this.now();
-    const epoch = ++this.epoch;
-    const targets = this.targets;
-    targets.length = 0;
-    let control = false;
-    for (let i = 0; i < n; i++) {
-      const a = i * SOCKADDR_SLOT;
-      const ip = this.sourceIp(b.addr, a);
-      const port = (b.addr[a + 2]! << 8) | b.addr[a + 3]!;
-      const len = b.len[i]!;
-      b.action[i] = ACTION_DROP;
-      let out: Endpoint | null;
-      let dest: Uint8Array;
-      if (ep.relayPort === 0) {
-        const start = i * SLOT + HEADROOM;
-        const d = b.data;
-        const isData = len > 0 && d[start]! >= 0x40 && d[start]! <= 0x7f;
-        // The core reads only the header of ChannelData; a whole-slot view saves a view per packet
-        // once the datagram is known to carry what the header claims (else: exact view, counted drop).
-        const wellFormed = isData && len >= CHANNEL_DATA_HEADER_LENGTH && len - CHANNEL_DATA_HEADER_LENGTH >= ((d[start + 2]! << 8) | d[start + 3]!);
-        const view = wellFormed ? this.slotViews[i]! : b.packet(i).slice();
-        const channel = server.handleClientPacket(ip, port, view, now);
-        if (channel === null) {
-          if (!isData) control = true;
-          continue;
+    const seg = ep.socket.rxSegSize;
+    let coalesced = false;
+    for (let i = 0; i < n && !coalesced; i++) coalesced = seg[i]! < b.len[i]!;
+    this.sawControl = false;
+    this.beginRoute();
+    if (!coalesced) {
+      // Zero copy: every datagram is routed and sent from where it landed.
+      for (let i = 0; i < n; i++) this.route(ep, i, now);
+      this.sendRouted();
+    } else {
+      // UDP GRO handed over buffers of several datagrams: each one is copied (memmove inside the
+      // pinned batch, in arrival order) into the second half of the slots and routed from there.
+      b.action.fill(ACTION_DROP, 0, BATCH);
+      let t = BATCH;
+      for (let i = 0; i < n; i++) {
+        const len = b.len[i]!;
+        const size = seg[i]!;
+        for (let o = 0; o < len; o += size) {
+          if (t === 2 * BATCH) {
+            b.count = t;
+            this.sendRouted();
+            this.beginRoute();
+            t = BATCH;
+          }
+          const from = i * SLOT + HEADROOM + o;
+          b.data.copyWithin(t * SLOT + HEADROOM, from, from + Math.min(size, len - o));
+          b.addr.copyWithin(t * SOCKADDR_SLOT, i * SOCKADDR_SLOT, (i + 1) * SOCKADDR_SLOT);
+          b.off[t] = HEADROOM;
+          b.len[t] = Math.min(size, len - o);
+          this.groDatagrams++;
+          this.route(ep, t, now);
+          t++;
         }
-        const rp = this.relayPorts[server.channelOwner.port];
-        out = rp === undefined ? null : channel.peerFamily === 4 ? rp.v4 : rp.v6;
-        if (out === null) {
-          server.counters.drops["relay-port-not-open"]++;
-          continue;
-        }
-        dest = this.sockaddrFor(channel, channel.peerIp, channel.peerPort, out);
-        b.off[i] = HEADROOM + server.routedOffset;
-        b.len[i] = server.routedLength;
-      } else {
-        const channel = server.handlePeerPacket(ep.relayPort, ip, port, len);
-        if (channel === null) continue;
-        const owner = server.channelOwner;
-        out = owner.clientFamily === 4 ? (this.listen4 ?? this.listen6) : this.listen6;
-        if (out === null) {
-          server.counters.drops["send-failed"]++;
-          continue;
-        }
-        dest = this.sockaddrFor(owner, owner.clientIp, owner.clientPort, out);
-        const h = i * SLOT + HEADROOM - CHANNEL_DATA_HEADER_LENGTH;
-        const d = b.data;
-        d[h] = channel.number >> 8;
-        d[h + 1] = channel.number & 0xff;
-        d[h + 2] = len >> 8;
-        d[h + 3] = len & 0xff;
-        b.off[i] = HEADROOM - CHANNEL_DATA_HEADER_LENGTH;
-        b.len[i] = len + CHANNEL_DATA_HEADER_LENGTH;
       }
-      b.addr.set(dest, a);
-      if (out.epoch !== epoch) {
-        out.epoch = epoch;
-        out.routed = 0;
-        targets.push(out);
-        out.action = targets.length;
-      }
-      out.routed++;
-      b.action[i] = out.action;
+      b.count = t;
+      this.sendRouted();
     }
+    if (this.sawControl) this.afterControl();
+    return n;
+  }
+
+  private beginRoute(): void {
+    this.epoch++;
+    this.targets.length = 0;
+  }
+
+  /** Routes the datagram in slot i (received on `ep`) through the core and marks where it goes. */
+  private route(ep: Endpoint, i: number, now: number): void {
+    const b = this.rx;
+    const server = this.server;
+    const a = i * SOCKADDR_SLOT;
+    const ip = this.sourceIp(b.addr, a);
+    const port = (b.addr[a + 2]! << 8) | b.addr[a + 3]!;
+    const len = b.len[i]!;
+    b.action[i] = ACTION_DROP;
+    let out: Endpoint | null;
+    let dest: Uint8Array;
+    if (ep.relayPort === 0) {
+      const start = i * SLOT + HEADROOM;
+      const d = b.data;
+      const isData = len > 0 && d[start]! >= 0x40 && d[start]! <= 0x7f;
+      // The core reads only the header of ChannelData; a whole-slot view saves a view per packet
+      // once the datagram is known to carry what the header claims (else: exact view, counted drop).
+      const wellFormed = isData && len >= CHANNEL_DATA_HEADER_LENGTH && len - CHANNEL_DATA_HEADER_LENGTH >= ((d[start + 2]! << 8) | d[start + 3]!);
+      const view = wellFormed ? this.slotViews[i]! : b.packet(i).slice();
+      const channel = server.handleClientPacket(ip, port, view, now);
+      if (channel === null) {
+        if (!isData) this.sawControl = true;
+        return;
+      }
+      const rp = this.relayPorts[server.channelOwner.port];
+      out = rp === undefined ? null : channel.peerFamily === 4 ? rp.v4 : rp.v6;
+      if (out === null) {
+        server.counters.drops["relay-port-not-open"]++;
+        return;
+      }
+      dest = this.sockaddrFor(channel, channel.peerIp, channel.peerPort, out);
+      b.off[i] = HEADROOM + server.routedOffset;
+      b.len[i] = server.routedLength;
+    } else {
+      const channel = server.handlePeerPacket(ep.relayPort, ip, port, len);
+      if (channel === null) return;
+      const owner = server.channelOwner;
+      out = owner.clientFamily === 4 ? (this.listen4 ?? this.listen6) : this.listen6;
+      if (out === null) {
+        server.counters.drops["send-failed"]++;
+        return;
+      }
+      dest = this.sockaddrFor(owner, owner.clientIp, owner.clientPort, out);
+      const h = i * SLOT + HEADROOM - CHANNEL_DATA_HEADER_LENGTH;
+      const d = b.data;
+      d[h] = channel.number >> 8;
+      d[h + 1] = channel.number & 0xff;
+      d[h + 2] = len >> 8;
+      d[h + 3] = len & 0xff;
+      b.off[i] = HEADROOM - CHANNEL_DATA_HEADER_LENGTH;
+      b.len[i] = len + CHANNEL_DATA_HEADER_LENGTH;
+    }
+    b.addr.set(dest, a);
+    if (out.epoch !== this.epoch) {
+      out.epoch = this.epoch;
+      out.routed = 0;
+      this.targets.push(out);
+      out.action = this.targets.length;
+    }
+    out.routed++;
+    b.action[i] = out.action;
+  }
+
+  /** One sendBatch per socket the routed slots go out on; what the kernel refuses is counted. */
+  private sendRouted(): void {
+    const targets = this.targets;
     for (let t = 0; t < targets.length; t++) {
       const out = targets[t]!;
-      const sent = out.socket.pollFd < 0 ? 0 : out.socket.sendBatch(b, out.action);
-      if (sent < out.routed) server.counters.drops["send-failed"] += out.routed - sent;
+      const sent = out.socket.pollFd < 0 ? 0 : out.socket.sendBatch(this.rx, out.action);
+      if (sent < out.routed) this.server.counters.drops["send-failed"] += out.routed - sent;
     }
-    if (control) this.afterControl();
-    return n;
   }
 
   // ---- address caches ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import {
   SOL_SOCKET,
   SOL_UDP,
   sysError,
+  UDP_GRO,
   UDP_SEGMENT,
 } from "../../ffi/libc.ts";
 import { EAGAIN, EINTR, EINVAL, EIO, EOPNOTSUPP, errnoName, ENOBUFS } from "../../ffi/errno.ts";
@@ -48,6 +49,8 @@ const MSGHDR_CONTROL = 32;
 const MSGHDR_CONTROLLEN = 40;
 const MMSG_LEN_OFF = 56;
 const CMSG_SPACE_U16 = 24;
+/** Room for one UDP_GRO control message (cmsghdr 16 + int 4, aligned) per received message. */
+const RECV_CMSG_SPACE = 32;
 /** Linux caps a GSO send at 64 segments (UDP_MAX_SEGMENTS) and 64 KiB of payload. */
 const GSO_MAX_SEGMENTS = 64;
 const GSO_MAX_BYTES = 65000;
@@ -60,6 +63,11 @@ export interface FfiUdpOptions {
   gso?: boolean;
   /** SO_RCVBUF/SO_SNDBUF in bytes (FORCE variants first, as root may exceed rmem_max). */
   bufferBytes?: number;
+  /**
+   * Ask for UDP GRO (default false): the kernel may then hand over several same-size datagrams of
+   * one flow as one buffer; `rxSegSize` tells the segment size. Only for callers that split them.
+   */
+  gro?: boolean;
 }
 
 export class FfiUdpSocket implements UdpTransport, UdpCounters {
@@ -68,6 +76,13 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
   readonly localPort: number;
   private fd: number;
   gsoEnabled: boolean;
+  /** UDP GRO is on: a received buffer may hold several datagrams of `rxSegSize` bytes each. */
+  readonly groEnabled: boolean;
+  /**
+   * Segment size of each message of the last recvBatch, indexed from the batch's first new slot
+   * (k = slot - count before the call): equal to its length unless the kernel coalesced it.
+   */
+  readonly rxSegSize = new Int32Array(MMSG);
   rxPackets = 0;
   txPackets = 0;
   txGsoSegments = 0;
@@ -90,6 +105,9 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
   private readonly cmsgPtr = ptr(this.cmsg);
   private readonly recvMmsgPtr = ptr(this.recvMmsg);
   private readonly recvIovPtr = ptr(this.recvIov);
+  private readonly recvCmsg = pinned(MMSG * RECV_CMSG_SPACE);
+  private readonly recvCmsgView = new DataView(this.recvCmsg.buffer);
+  private readonly recvCmsgPtr = ptr(this.recvCmsg);
   /** First slot index of each mmsghdr in the current send, to skip a message the kernel rejects. */
   private readonly groupSegs = new Int32Array(MMSG);
 
@@ -113,6 +131,7 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       this.localPort = decodeSockaddr(sa)?.port ?? 0;
       // getsockopt(UDP_SEGMENT) succeeds exactly where the kernel knows UDP GSO.
       this.gsoEnabled = opts.gso !== false && this.probeGso();
+      this.groEnabled = opts.gro === true && this.trySetInt(SOL_UDP, UDP_GRO, 1) === 0;
     } catch (e) {
       libc.close(this.fd);
       throw e;
@@ -165,6 +184,10 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       setPtr(m, base, batch.addrPtr + i * SOCKADDR_SLOT);
       m[base + 2] = SOCKADDR_SLOT;
       setSingleIov(m, base, this.recvIovPtr + k * 16);
+      if (this.groEnabled) {
+        setPtr(m, base + MSGHDR_CONTROL / 4, this.recvCmsgPtr + k * RECV_CMSG_SPACE);
+        setPtr(m, base + MSGHDR_CONTROLLEN / 4, RECV_CMSG_SPACE);
+      }
       setPtr(iov, k * 4, batch.dataPtr + i * batch.slotSize + batch.headroom);
       setPtr(iov, k * 4 + 2, batch.payloadRoom);
     }
@@ -178,9 +201,11 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       }
       for (let k = 0; k < r; k++) {
         const i = batch.count + k;
+        const len = m[k * 16 + MMSG_LEN_OFF / 4]!;
         batch.off[i] = batch.headroom;
-        batch.len[i] = m[k * 16 + MMSG_LEN_OFF / 4]!;
+        batch.len[i] = len;
         batch.action[i] = 0;
+        this.rxSegSize[k] = this.groEnabled ? this.groSegment(k, len) : len;
       }
       batch.count += r;
       this.rxPackets += r;
@@ -322,6 +347,18 @@ export class FfiUdpSocket implements UdpTransport, UdpCounters {
       }
     }
     return sent;
+  }
+
+  /** The UDP_GRO segment size the kernel attached to message k, or `len` when it was not coalesced. */
+  private groSegment(k: number, len: number): number {
+    const c = this.recvCmsgView;
+    const base = k * 16 + MSGHDR_CONTROLLEN / 4;
+    const controlLen = this.recvU32[base]!;
+    const co = k * RECV_CMSG_SPACE;
+    if (controlLen < 20 || c.getUint32(co, true) < 20) return len;
+    if (c.getInt32(co + 8, true) !== SOL_UDP || c.getInt32(co + 12, true) !== UDP_GRO) return len;
+    const seg = c.getInt32(co + 16, true);
+    return seg > 0 && seg < len ? seg : len;
   }
 
   private countSegs(from: number, to: number): number {
