@@ -1,17 +1,18 @@
 /**
  * Relay throughput: packets/s and Mbit/s relayed through ONE channel (client → peer) with
  * 1200-byte datagrams, for `firezone relay` with each socket layer (FIREZONE_RELAY_IO=bun: Bun's
- * UDP sockets; =ffi: recvmmsg/sendmmsg + UDP GSO over bun:ffi) and for coturn's `turnserver`
+ * UDP sockets; ffi-nogro: recvmmsg/sendmmsg + UDP GSO over bun:ffi with FIREZONE_RELAY_GRO=0;
+ * ffi: the default, the same with UDP GRO) and for coturn's `turnserver`
  * (--use-auth-secret), all on loopback, set up the same way in the same run and driven by the same load generator:
  * a separate Bun process that allocates, binds a channel and blasts ChannelData with connected
  * `sendMany` batches, while this process counts what arrives at the peer socket (a libc socket
  * with an 8 MiB receive buffer drained with recvmmsg: Bun's own socket keeps the kernel's default
  * 208 KiB, which two GSO super-datagrams overflow, so the sink, not the relay, dropped).
  *
- *   bun bench/relay.ts                 # 5 s per relay after 1 s warm-up (≈ 20 s in all)
+ *   bun bench/relay.ts                 # 5 s per relay after 1 s warm-up (≈ 35 s in all)
  *   bun bench/relay.ts --seconds 20    # longer
  *   bun bench/relay.ts --size 200      # other payload size
- *   bun bench/relay.ts --only ffi      # one of bun, ffi, coturn (for profiling one relay)
+ *   bun bench/relay.ts --only ffi      # one of bun, ffi-nogro, ffi, coturn (for profiling one relay)
  *   bun bench/relay.ts --cpu-prof DIR  # our relays write Bun CPU profiles (markdown) into DIR
  *   bun bench/relay.ts --heap-prof DIR # … and sampled allocation profiles (is the data path allocation-free?)
  *   bun bench/relay.ts --generator bun # offer load with Bun's sendMany instead of UDP GSO (≈¼ the load)
@@ -317,14 +318,15 @@ async function main(): Promise<void> {
   const generator = generatorKind();
   const onlyAt = process.argv.indexOf("--only");
   const only = onlyAt < 0 ? null : process.argv[onlyAt + 1];
-  if (only !== null && only !== "bun" && only !== "ffi" && only !== "coturn") throw new Error("--only takes bun, ffi or coturn");
+  if (only !== null && !["bun", "ffi-nogro", "ffi", "coturn"].includes(only)) throw new Error("--only takes bun, ffi-nogro, ffi or coturn");
   const dir = mkdtempSync(join(tmpdir(), "fz-relay-bench-"));
   const secret = crypto.randomUUID();
   const expiry = Math.floor(Date.now() / 1000) + 3600;
   const results: Result[] = [];
   try {
-    for (const io of ["bun", "ffi"] as const) {
+    for (const io of ["bun", "ffi-nogro", "ffi"] as const) {
       if (only !== null && only !== io) continue;
+      const env = { ...process.env, FIREZONE_RELAY_IO: io === "bun" ? "bun" : "ffi", FIREZONE_RELAY_GRO: io === "ffi-nogro" ? "0" : "1" };
       results.push(
         await measure(
           `firezone relay ${io}`,
@@ -333,7 +335,7 @@ async function main(): Promise<void> {
               [process.execPath, ...profileArgs(io), join(REPO, "src/cli/main.ts"), "relay", "--listen", "127.0.0.1", "--port", String(port),
                 "--min-port", String(minPort), "--max-port", String(minPort + 999), "--secret", secret,
                 "--log-level", "warn", "--log-dir", join(dir, "fz-logs")],
-              { stdout: "ignore", stderr: "inherit", env: { ...process.env, FIREZONE_RELAY_IO: io } },
+              { stdout: "ignore", stderr: "inherit", env },
             ),
           (s) => issueCredentials(s, expiry),
           secret,
@@ -369,7 +371,7 @@ async function main(): Promise<void> {
   }
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(20)} ${Math.round(r.pps).toString().padStart(8)} pkt/s  ${r.mbps.toFixed(1).padStart(8)} Mbit/s  ` +
+      `${r.name.padEnd(24)} ${Math.round(r.pps).toString().padStart(8)} pkt/s  ${r.mbps.toFixed(1).padStart(8)} Mbit/s  ` +
         `(generator sent ${r.generatorSent}, peer got ${r.received})`,
     );
   }

@@ -34,7 +34,7 @@ export interface RelayDriverOptions {
   io?: RelayIoMode;
   /** ffi only: try UDP GSO (default true). */
   gso?: boolean;
-  /** ffi only: ask for UDP GRO (default true). */
+  /** ffi only: ask for UDP GRO (default true unless FIREZONE_RELAY_GRO=0). */
   gro?: boolean;
 }
 
@@ -156,7 +156,7 @@ export class RelayDriver {
 
   private async startFfi(): Promise<void> {
     const o = this.options;
-    const ffi = new FfiRelayPath({ server: this.server, now: this.now, afterControl: () => this.afterControl(), gso: o.gso, gro: o.gro });
+    const ffi = new FfiRelayPath({ server: this.server, now: this.now, afterControl: () => this.afterControl(), gso: o.gso, gro: o.gro ?? process.env.FIREZONE_RELAY_GRO !== "0" });
     try {
       if (o.listenIpv4) this.ffiPort = ffi.listen(o.listenIpv4, o.port);
       if (o.listenIpv6) this.ffiPort = ffi.listen(o.listenIpv6, o.port === 0 && this.ffiPort !== 0 ? this.ffiPort : o.port);
