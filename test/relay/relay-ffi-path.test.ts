@@ -93,6 +93,17 @@ describe("FFI relay path", () => {
     expect(got[0]).toEqual(datagram(1, 1200));
   });
 
+  test("datagrams far above the MTU (9000 and 60000 bytes) pass whole both ways", async () => {
+    const { client, peer, got, relayedPort } = await relayWithChannel();
+    for (const size of [9000, 60000]) {
+      client.sendRaw(channelData(0x4000, datagram(size, size)));
+      peer.send(datagram(size + 1, size), relayedPort, "127.0.0.1");
+    }
+    await until(() => got.length === 2 && client.data.length === 2, "the large datagrams");
+    expect(got).toEqual([datagram(9000, 9000), datagram(60000, 60000)]);
+    expect(client.data.map((d) => d.subarray(4))).toEqual([datagram(9001, 9000), datagram(60001, 60000)]);
+  });
+
   test("STUN still works on the FFI path: a refresh after data is answered", async () => {
     const { client, got } = await relayWithChannel();
     client.sendRaw(channelData(0x4000, datagram(4, 100)));
