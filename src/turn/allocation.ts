@@ -474,7 +474,13 @@ export class Allocation {
     if (bytes.length < end || bytes.length > ((end + 3) & ~3)) return this.drop("channel-data-bad-length");
     const channel = this.channels.get(number);
     if (!channel) return this.drop("channel-data-unknown-channel");
-    if (!channel.bound) return this.drop("channel-data-unconfirmed-channel");
+    // The relay uses a number only after it accepted our ChannelBind, so data on a bind we are
+    // still waiting to hear about is its answer overtaken on the way (RFC 8656 §12: the binding
+    // exists at the server). Dropping it lost packets whenever a bind raced traffic.
+    if (!channel.bound) {
+      if (!channel.usableFor(channel.peer, now)) return this.drop("channel-data-unconfirmed-channel");
+      this.count("channel-data-before-bind-confirmed");
+    }
     const relayed = this.relayedAddress(ipFamily(channel.peer.ip));
     if (!relayed) return this.drop("channel-data-no-relayed-address");
     channel.lastReceived = now;

@@ -1,8 +1,8 @@
 /**
  * Channel numbers bound on one allocation (RFC 8656 §12), Firezone style:
  * numbers 0x4000–0x4FFF handed out round-robin; a binding is usable for sending from the moment
- * it is requested (the relay usually has it before the data arrives), accepted for receiving only
- * once confirmed; refreshed at half its lifetime only if data arrived on it; reusable only after
+ * it is requested (the relay usually has it before the data arrives), and for receiving too (data
+ * on it means the relay accepted the bind before its answer reached us); refreshed at half its lifetime only if data arrived on it; reusable only after
  * lifetime + 5 min of silence.
  */
 
