@@ -6,7 +6,7 @@
  *   checkUsername(secret, username, nowUnixSeconds) / verifyMessageIntegrity(...) ; generateSecret()
  * Server (sans-IO; src/io/relay-driver.ts binds it to UDP sockets):
  *   const s = new RelayServer({ secret, publicIpv4, publicIpv6, minPort, maxPort });
- *   s.setUnixTime(Date.now(), now);
+ *   s.setUnixTime(wallClockMs, now);   // the driver owns both clocks
  *   s.handleClientPacket(ip, port, bytes, now) → Channel | null   (ChannelData route, else answered/dropped)
  *   s.handlePeerPacket(relayPort, ip, port, length) → Channel | null ; s.channelOwner, s.routedOffset/Length
  *   s.pollTransmit() / s.pollEvent() (allocation-created / -freed) / s.pollTimeout() → s.handleTimeout(now)
