@@ -43,3 +43,53 @@ export function writeNonce(view: DataView, counter: number): void {
   view.setUint32(4, counter >>> 0, true);
   view.setUint32(8, Math.floor(counter / TWO_POW_32) >>> 0, true);
 }
+
+/**
+ * What every backend shares: the pinned 12-byte nonce, the four public entry points and the
+ * range check, so a backend writes only its cipher calls (`sealCurrent`/`openCurrent` on the
+ * nonce already in `nonce` and a range already checked), `rekey` and `dispose`.
+ * The wrappers allocate nothing; `nonce` is an explicit ArrayBuffer so its address can go to C.
+ */
+export abstract class NonceAeadKey implements RawNonceAeadKey {
+  /** The nonce of the current call. Explicit ArrayBuffer: never moves (bun-lab §0). */
+  protected readonly nonce = new Uint8Array(new ArrayBuffer(NONCE_LENGTH));
+  private readonly nonceView = new DataView(this.nonce.buffer);
+  protected disposed = false;
+
+  seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (!this.fits(buf, off, len, 0, TAG_LENGTH)) return -1;
+    writeNonce(this.nonceView, counter);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== NONCE_LENGTH || !this.fits(buf, off, len, 0, TAG_LENGTH)) return -1;
+    this.nonce.set(nonce);
+    return this.sealCurrent(buf, off, len, aad);
+  }
+
+  open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (!this.fits(buf, off, len, TAG_LENGTH, 0)) return -1;
+    writeNonce(this.nonceView, counter);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
+    if (nonce.length !== NONCE_LENGTH || !this.fits(buf, off, len, TAG_LENGTH, 0)) return -1;
+    this.nonce.set(nonce);
+    return this.openCurrent(buf, off, len, aad);
+  }
+
+  abstract rekey(key: Uint8Array): boolean;
+  abstract dispose(): void;
+
+  /** Encrypts buf[off, off+len) and writes the tag after it; returns len + 16 or -1. */
+  protected abstract sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number;
+  /** Verifies and decrypts buf[off, off+len) (tag included); returns len - 16 or -1. */
+  protected abstract openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number;
+
+  /** The key is alive and buf[off, off+len+extra) is a real range with len >= minLen (int32 offsets: no NaN, no fractions). */
+  private fits(buf: Uint8Array, off: number, len: number, minLen: number, extra: number): boolean {
+    return !this.disposed && (off | 0) === off && (len | 0) === len && off >= 0 && len >= minLen && off + len + extra <= buf.length;
+  }
+}

@@ -1,6 +1,6 @@
 import { ptr, type Pointer } from "bun:ffi";
 import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type LibcryptoHandle } from "../../ffi/libcrypto.ts";
-import { type AeadUsage, type RawNonceAeadKey, KEY_LENGTH, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { type AeadUsage, KEY_LENGTH, NonceAeadKey, TAG_LENGTH } from "./aead.ts";
 import { CryptoError } from "./errors.ts";
 
 /** Frees the EVP contexts of keys that were dropped without dispose(). */
@@ -21,25 +21,22 @@ export interface LibcryptoAeadOptions {
  * tag ctrl — four FFI calls and no allocation. The nonce and the out-length int live in pinned
  * memory (an explicit ArrayBuffer) owned by this object, since their addresses go to C.
  */
-export class LibcryptoAeadKey implements RawNonceAeadKey {
-  // [0,12) nonce, [12,16) out-length int. Explicit ArrayBuffer: never moves (bun-lab §0).
-  private readonly scratch = new Uint8Array(new ArrayBuffer(16));
-  private readonly nonceView = new DataView(this.scratch.buffer, 0, 12);
-  private readonly noncePtr: Pointer;
-  private readonly outlPtr: Pointer;
+export class LibcryptoAeadKey extends NonceAeadKey {
+  /** The out-length int OpenSSL writes. Explicit ArrayBuffer: never moves (bun-lab §0). */
+  private readonly outl = new Uint8Array(new ArrayBuffer(4));
+  private readonly noncePtr = ptr(this.nonce);
+  private readonly outlPtr = ptr(this.outl);
   private readonly enc: Pointer | null;
   private readonly dec: Pointer | null;
   private readonly shared: boolean;
-  private disposed = false;
   private readonly token = {};
   /** The key on its way to C (rekey): pinned, zeroed right after the init call. */
   private readonly keyBuf = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
 
   constructor(private readonly lib: LibcryptoHandle, key: Uint8Array, opts: LibcryptoAeadOptions = {}) {
+    super();
     if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
     const s = lib.sym;
-    this.noncePtr = ptr(this.scratch, 0);
-    this.outlPtr = ptr(this.scratch, 12);
     const usage = opts.usage ?? "both";
     // Sharing one context between directions only means something for a key used both ways.
     this.shared = opts.sharedContext === true && usage === "both";
@@ -82,20 +79,9 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
     return ok1 === 1 && ok2 === 1;
   }
 
-  seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    writeNonce(this.nonceView, counter);
-    return this.sealCurrent(buf, off, len, aad);
-  }
-
-  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    if (nonce.length !== 12) return -1;
-    this.scratch.set(nonce);
-    return this.sealCurrent(buf, off, len, aad);
-  }
-
-  private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
+  protected sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     const ctx = this.enc;
-    if (this.disposed || ctx === null || (off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len + TAG_LENGTH > buf.length) return -1;
+    if (ctx === null) return -1;
     const s = this.lib.sym;
     if (s.EVP_EncryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;
     if (aad !== undefined && aad.length > 0 && s.EVP_EncryptUpdate(ctx, null, this.outlPtr, ptr(aad), aad.length) !== 1) return -1;
@@ -108,20 +94,9 @@ export class LibcryptoAeadKey implements RawNonceAeadKey {
   }
 
   /** On -1 the ciphertext range holds zeros (OpenSSL decrypts before the tag is checked). */
-  open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    writeNonce(this.nonceView, counter);
-    return this.openCurrent(buf, off, len, aad);
-  }
-
-  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    if (nonce.length !== 12) return -1;
-    this.scratch.set(nonce);
-    return this.openCurrent(buf, off, len, aad);
-  }
-
-  private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
+  protected openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     const ctx = this.dec;
-    if (this.disposed || ctx === null || (off | 0) !== off || (len | 0) !== len || off < 0 || len < TAG_LENGTH || off + len > buf.length) return -1;
+    if (ctx === null) return -1;
     const s = this.lib.sym;
     const ctLen = len - TAG_LENGTH;
     if (s.EVP_DecryptInit_ex(ctx, null, null, null, this.noncePtr) !== 1) return -1;

@@ -1,6 +1,6 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import { type RawNonceAeadKey, TAG_LENGTH, writeNonce } from "./aead.ts";
+import { KEY_LENGTH, NonceAeadKey, TAG_LENGTH } from "./aead.ts";
 import { CryptoError } from "./errors.ts";
 
 const PAD = new Uint8Array(16);
@@ -11,40 +11,26 @@ const PAD = new Uint8Array(16);
  * the caller's buffer without copies. It still allocates a little per call (noble's Poly1305 state,
  * subarray views): it is the fallback and the oracle, not the data path.
  */
-export class NobleAeadKey implements RawNonceAeadKey {
-  private readonly key = new Uint8Array(32);
-  private readonly nonce = new Uint8Array(12);
-  private readonly nonceView = new DataView(this.nonce.buffer);
+export class NobleAeadKey extends NonceAeadKey {
+  private readonly key = new Uint8Array(KEY_LENGTH);
   private readonly polyKey = new Uint8Array(64);
   private readonly lengths = new Uint8Array(16);
   private readonly lengthsView = new DataView(this.lengths.buffer);
   private readonly tag = new Uint8Array(16);
-  private disposed = false;
 
   constructor(key: Uint8Array) {
-    if (key.length !== 32) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
+    super();
+    if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
     this.key.set(key);
   }
 
   rekey(key: Uint8Array): boolean {
-    if (this.disposed || key.length !== 32) return false;
+    if (this.disposed || key.length !== KEY_LENGTH) return false;
     this.key.set(key);
     return true;
   }
 
-  seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    writeNonce(this.nonceView, counter);
-    return this.sealCurrent(buf, off, len, aad);
-  }
-
-  sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    if (nonce.length !== 12) return -1;
-    this.nonce.set(nonce);
-    return this.sealCurrent(buf, off, len, aad);
-  }
-
-  private sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (!this.check(buf, off, len + TAG_LENGTH)) return -1;
+  protected sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     const data = buf.subarray(off, off + len);
     chacha20(this.key, this.nonce, data, data, 1);
     this.computeTag(data, aad);
@@ -52,19 +38,7 @@ export class NobleAeadKey implements RawNonceAeadKey {
     return len + TAG_LENGTH;
   }
 
-  open(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    writeNonce(this.nonceView, counter);
-    return this.openCurrent(buf, off, len, aad);
-  }
-
-  openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
-    if (nonce.length !== 12) return -1;
-    this.nonce.set(nonce);
-    return this.openCurrent(buf, off, len, aad);
-  }
-
-  private openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
-    if (len < TAG_LENGTH || !this.check(buf, off, len)) return -1;
+  protected openCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
     const ctLen = len - TAG_LENGTH;
     const data = buf.subarray(off, off + ctLen);
     this.computeTag(data, aad);
@@ -80,13 +54,6 @@ export class NobleAeadKey implements RawNonceAeadKey {
     this.key.fill(0);
     this.polyKey.fill(0);
     this.disposed = true;
-  }
-
-  private check(buf: Uint8Array, off: number, need: number): boolean {
-    return !this.disposed && (off | 0) === off && (need | 0) === need && off >= 0 && need >= 0 && off + need <= buf.length;
-  }
-
-  private setNonce(counter: number): void {
   }
 
   private computeTag(ciphertext: Uint8Array, aad: Uint8Array | undefined): void {
