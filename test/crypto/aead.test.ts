@@ -135,11 +135,19 @@ for (const v of variants()) {
       expect(k.seal(0, buf, 0.5, 10)).toBe(-1);
       expect(k.seal(0, buf, 0, Number.NaN)).toBe(-1);
       expect(k.open(0, buf, 0, 20.5)).toBe(-1);
+      expect(k.seal(0, buf, 20, -5)).toBe(-1); // negative, even with room for a tag after it
+      expect(k.open(0, buf, 20, -5)).toBe(-1);
+      expect(k.sealWithNonce(S282.nonce, buf, 20, -5)).toBe(-1);
+      expect(k.sealWithNonce(S282.nonce.subarray(0, 11), buf, 0, 10)).toBe(-1); // not a 12-byte nonce
+      expect(k.openWithNonce(new Uint8Array(13), buf, 0, 32)).toBe(-1);
+      expect(k.openWithNonce(S282.nonce, buf, 50, 16)).toBe(-1);
       expect(k.seal(0, buf, 0, 48)).toBe(64);
       k.dispose();
       k.dispose();
       expect(k.open(0, buf, 0, 64)).toBe(-1);
       expect(k.seal(0, buf, 0, 10)).toBe(-1);
+      expect(k.sealWithNonce(S282.nonce, buf, 0, 10)).toBe(-1);
+      expect(k.rekey(S282.key)).toBe(false);
     });
 
     test("a key that is not 32 bytes is refused", () => {
