@@ -315,12 +315,12 @@ export class Node<TId, RId> {
           return undefined;
         }
         this.count("channel-data");
-        return this.handlePeerDatagram(r.peer, r.relayed, bytes.subarray(r.payloadOffset, r.payloadOffset + r.payloadLength), now);
+        return this.handlePeerDatagram(r.peer, r.relayed, bytes, r.payloadOffset, r.payloadLength, now);
       }
       if (this.relays.wasRemoved(from.ip)) return this.dropIn("removed-relay");
       if (first >= 64) return this.dropIn("channel-data-unknown-relay");
     }
-    return this.handlePeerDatagram(from, local, bytes, now);
+    return this.handlePeerDatagram(from, local, bytes, 0, bytes.length, now);
   }
 
   /**
@@ -500,38 +500,45 @@ export class Node<TId, RId> {
 
   // ---- inbound -------------------------------------------------------------------------------
 
-  private handlePeerDatagram(from: SocketAddress, local: SocketAddress, bytes: Uint8Array, now: number): ReceivedPacket<TId> | undefined {
-    if (bytes.length === 0) return this.dropIn("empty-datagram");
-    if (bytes[0]! <= 3 && looksLikeStun(bytes)) {
-      const parsed = parseMessage(bytes);
-      if (parsed.ok) {
-        const msg = parsed.message;
-        for (const conn of this.connections.values()) {
-          if (!conn.agent.accepts(msg)) continue;
-          this.count("stun-binding");
-          conn.agent.handleStun(msg, from, local, now);
-          this.processConnection(conn, now);
-          return undefined;
+  /** The datagram is bytes[off, off+len): relayed ChannelData is read in place, not through a view. */
+  private handlePeerDatagram(from: SocketAddress, local: SocketAddress, bytes: Uint8Array, off: number, len: number, now: number): ReceivedPacket<TId> | undefined {
+    if (len === 0) return this.dropIn("empty-datagram");
+    if (bytes[off]! <= 3) {
+      // STUN or a WireGuard handshake (types 1..3), both rare: a view costs nothing that matters.
+      // Data (type 4) never gets here, so the per-packet path stays allocation-free.
+      const datagram = off === 0 && len === bytes.length ? bytes : bytes.subarray(off, off + len);
+      if (looksLikeStun(datagram)) {
+        const parsed = parseMessage(datagram);
+        if (parsed.ok) {
+          const msg = parsed.message;
+          for (const conn of this.connections.values()) {
+            if (!conn.agent.accepts(msg)) continue;
+            this.count("stun-binding");
+            conn.agent.handleStun(msg, from, local, now);
+            this.processConnection(conn, now);
+            return undefined;
+          }
+          return this.dropIn("stun-no-connection");
         }
-        return this.dropIn("stun-no-connection");
+        // Not STUN after all; WireGuard's type-1..4 header can start the same way.
       }
-      // Not STUN after all; WireGuard's type-1..4 header can start the same way.
     }
-    return this.handleWireGuard(from, local, bytes, now);
+    return this.handleWireGuard(from, local, bytes, off, len, now);
   }
 
-  private handleWireGuard(from: SocketAddress, local: SocketAddress, bytes: Uint8Array, now: number): ReceivedPacket<TId> | undefined {
+  private handleWireGuard(from: SocketAddress, local: SocketAddress, bytes: Uint8Array, off: number, len: number, now: number): ReceivedPacket<TId> | undefined {
     let r: TunnResult;
     let id: TId | undefined;
-    if (bytes.length === MESSAGE_RESPONSE_SIZE && bytes[0] === MESSAGE_HANDSHAKE_RESPONSE) {
+    if (len === MESSAGE_RESPONSE_SIZE && bytes[off] === MESSAGE_HANDSHAKE_RESPONSE) {
       // A response names our index at offset 8 (its own sender index is at 4), so it is routed
       // here rather than by Device.decapsulate, which looks at offset 4 for every non-initiation.
-      const tunnel = this.device.indexTable.get(readReceiverOfResponse(bytes));
+      const tunnel = this.device.indexTable.get(readReceiverOfResponse(bytes, off));
       if (tunnel === undefined) return this.dropIn("wireguard-UnknownReceiverIndex");
-      r = tunnel.decapsulate(bytes, this.recvBuf, now, from.ip, from.port);
+      r = tunnel.decapsulateAt(bytes, off, len, this.recvBuf, now, from.ip, from.port);
       id = tunnel.tag as TId;
     } else {
-      r = this.device.decapsulate(bytes, this.recvBuf, now, from.ip, from.port);
+      // Transport data is copied into recvBuf and opened there: the caller's bytes stay intact.
+      r = this.device.decapsulateAt(bytes, off, len, this.recvBuf, now, from.ip, from.port);
       id = this.device.lastPeer;
     }
     const conn = id === undefined ? undefined : this.connections.get(id);
@@ -921,6 +928,6 @@ function sameCandidate(a: Candidate, b: Candidate): boolean {
   return a.ip === b.ip && a.port === b.port && a.kind === b.kind;
 }
 
-function readReceiverOfResponse(b: Uint8Array): number {
-  return (b[8]! | (b[9]! << 8) | (b[10]! << 16) | (b[11]! << 24)) >>> 0;
+function readReceiverOfResponse(b: Uint8Array, off: number): number {
+  return (b[off + 8]! | (b[off + 9]! << 8) | (b[off + 10]! << 16) | (b[off + 11]! << 24)) >>> 0;
 }

@@ -122,13 +122,31 @@ export class Device<Id = string> {
 
   /** Routes one datagram to its peer's tunnel and returns that tunnel's result. */
   decapsulate(datagram: Uint8Array, out: Uint8Array, now: number, srcAddress?: string, srcPort?: number): TunnResult {
+    return this.decapsulateAt(datagram, 0, datagram.length, out, now, srcAddress, srcPort);
+  }
+
+  /**
+   * `decapsulate` for the datagram buf[off, off+len) without a view per datagram; where the
+   * decrypted packet lands is as in `Tunnel.decapsulateAt` (in place when `out === buf`).
+   */
+  decapsulateAt(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    out: Uint8Array,
+    now: number,
+    srcAddress?: string,
+    srcPort?: number,
+  ): TunnResult {
     this.lastPeer = undefined;
-    const len = datagram.length;
-    if (len < 8) return this.dropped(DropReason.InvalidLength);
-    if (datagram[0] === MESSAGE_HANDSHAKE_INITIATION) {
+    if ((off >>> 0) !== off || (len >>> 0) !== len || off + len > buf.length || len < 8) return this.dropped(DropReason.InvalidLength);
+    const type = buf[off];
+    if (type === MESSAGE_HANDSHAKE_INITIATION) {
       if (len !== MESSAGE_INITIATION_SIZE) return this.dropped(DropReason.InvalidLength);
-      if (datagram[1] !== 0 || datagram[2] !== 0 || datagram[3] !== 0) return this.dropped(DropReason.UnknownType);
-      switch (gateHandshake(this.checker, this.limiter, datagram, len, now, srcAddress, srcPort, this.ctrl)) {
+      if (buf[off + 1] !== 0 || buf[off + 2] !== 0 || buf[off + 3] !== 0) return this.dropped(DropReason.UnknownType);
+      // Initiations are rare and allocate anyway (the consumed state, a session): a view is fine.
+      const msg = off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
+      switch (gateHandshake(this.checker, this.limiter, msg, len, now, srcAddress, srcPort, this.ctrl)) {
         case GateVerdict.Pass:
           break;
         case GateVerdict.InvalidMac1:
@@ -140,7 +158,7 @@ export class Device<Id = string> {
           this.stats.txBytes += MESSAGE_COOKIE_REPLY_SIZE;
           return setResult(this.result, TunnAction.WriteToNetwork, this.ctrl, 0, MESSAGE_COOKIE_REPLY_SIZE);
       }
-      const c = consumeInitiationStatic(this.local, datagram);
+      const c = consumeInitiationStatic(this.local, msg);
       if (c === null) return this.dropped(DropReason.HandshakeDecryptFailed);
       const tunnel = this.byKey.get(keyHex(c.peerStatic));
       if (tunnel === undefined) {
@@ -151,16 +169,15 @@ export class Device<Id = string> {
       return tunnel.handleConsumedInitiation(c, now);
     }
     // A response names our index after its own sender index; cookie replies and data right after the type.
-    const indexAt = datagram[0] === MESSAGE_HANDSHAKE_RESPONSE ? 8 : 4;
+    const indexAt = type === MESSAGE_HANDSHAKE_RESPONSE ? 8 : 4;
     if (len < indexAt + 4) return this.dropped(DropReason.InvalidLength);
-    const tunnel = this.indexTable.get(readU32(datagram, indexAt));
+    const tunnel = this.indexTable.get(readU32(buf, off + indexAt));
     if (tunnel === undefined) {
       // Unknown types land here too; report them as such rather than as an unknown index.
-      const t = datagram[0];
-      return this.dropped(t >= 2 && t <= 4 ? DropReason.UnknownReceiverIndex : DropReason.UnknownType);
+      return this.dropped(type >= 2 && type <= 4 ? DropReason.UnknownReceiverIndex : DropReason.UnknownType);
     }
     this.lastPeer = tunnel.tag as Id;
-    return tunnel.decapsulate(datagram, out, now, srcAddress, srcPort);
+    return tunnel.decapsulateAt(buf, off, len, out, now, srcAddress, srcPort);
   }
 
   private dropped(reason: DropReason): TunnResult {

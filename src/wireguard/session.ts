@@ -58,17 +58,17 @@ export class Session {
   }
 
   /**
-   * Decrypts the transport message in buf[0, len) in place; the plaintext lands at buf[16, 16+n).
-   * Returns n, or -1 when the tag does not verify. The caller checked the counter with the
-   * replay window first and records it only after this succeeds.
+   * Decrypts the transport message in buf[at, at+len) in place; the plaintext lands at
+   * buf[at+16, at+16+n). Returns n, or -1 when the tag does not verify. The caller checked the
+   * counter with the replay window first and records it only after this succeeds.
    */
-  open(buf: Uint8Array, len: number, counter: number): number {
+  open(buf: Uint8Array, at: number, len: number, counter: number): number {
     if (this.disposed) return -1;
-    return this.receiver.open(counter, buf, MESSAGE_TRANSPORT_HEADER_SIZE, len - MESSAGE_TRANSPORT_HEADER_SIZE);
+    return this.receiver.open(counter, buf, at + MESSAGE_TRANSPORT_HEADER_SIZE, len - MESSAGE_TRANSPORT_HEADER_SIZE);
   }
 
-  static counterOf(buf: Uint8Array): number {
-    return readU64(buf, 8);
+  static counterOf(buf: Uint8Array, at = 0): number {
+    return readU64(buf, at + 8);
   }
 
   get isDisposed(): boolean {
