@@ -30,6 +30,8 @@ export const KEY_LENGTH = 32;
 export const TAG_LENGTH = 16;
 export const NONCE_LENGTH = 12;
 
+import { requireLength } from "./errors.ts";
+
 const TWO_POW_32 = 0x1_0000_0000;
 
 /**
@@ -91,5 +93,31 @@ export abstract class NonceAeadKey implements RawNonceAeadKey {
   /** The key is alive and buf[off, off+len+extra) is a real range with len >= minLen (int32 offsets: no NaN, no fractions). */
   private fits(buf: Uint8Array, off: number, len: number, minLen: number, extra: number): boolean {
     return !this.disposed && (off | 0) === off && (len | 0) === len && off >= 0 && len >= minLen && off + len + extra <= buf.length;
+  }
+}
+
+/**
+ * A backend that keeps the raw key itself (libsodium's calls are stateless, noble is plain JS):
+ * the key sits in pinned memory here, `rekey` overwrites it and `dispose` zeroes it.
+ */
+export abstract class HeldKeyAeadKey extends NonceAeadKey {
+  /** Explicit ArrayBuffer: its address may go to C and must not move (bun-lab §0). */
+  protected readonly key = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
+
+  protected constructor(key: Uint8Array) {
+    super();
+    requireLength("ChaCha20-Poly1305 key", key, KEY_LENGTH);
+    this.key.set(key);
+  }
+
+  rekey(key: Uint8Array): boolean {
+    if (this.disposed || key.length !== KEY_LENGTH) return false;
+    this.key.set(key);
+    return true;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.key.fill(0);
   }
 }

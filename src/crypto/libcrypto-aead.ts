@@ -1,7 +1,7 @@
 import { ptr, type Pointer } from "bun:ffi";
 import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type LibcryptoHandle } from "../../ffi/libcrypto.ts";
 import { type AeadUsage, KEY_LENGTH, NonceAeadKey, TAG_LENGTH } from "./aead.ts";
-import { CryptoError } from "./errors.ts";
+import { CryptoError, requireLength } from "./errors.ts";
 
 /** Frees the EVP contexts of keys that were dropped without dispose(). */
 const finalizer = new FinalizationRegistry<{ lib: LibcryptoHandle; ctxs: Pointer[] }>(({ lib, ctxs }) => {
@@ -35,7 +35,7 @@ export class LibcryptoAeadKey extends NonceAeadKey {
 
   constructor(private readonly lib: LibcryptoHandle, key: Uint8Array, opts: LibcryptoAeadOptions = {}) {
     super();
-    if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
+    requireLength("ChaCha20-Poly1305 key", key, KEY_LENGTH);
     const s = lib.sym;
     const usage = opts.usage ?? "both";
     // Sharing one context between directions only means something for a key used both ways.

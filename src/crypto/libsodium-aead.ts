@@ -1,29 +1,18 @@
 import { ptr, type Pointer } from "bun:ffi";
 import type { LibsodiumHandle } from "../../ffi/libsodium.ts";
-import { KEY_LENGTH, NonceAeadKey, TAG_LENGTH } from "./aead.ts";
-import { CryptoError } from "./errors.ts";
+import { HeldKeyAeadKey, TAG_LENGTH } from "./aead.ts";
 
 /**
  * ChaCha20-Poly1305 through libsodium's detached IETF functions: one FFI call per packet.
  * libsodium keeps no per-key state, so the key itself sits in pinned memory owned by this object.
  * Decryption verifies the tag before writing, so a failed open leaves the ciphertext untouched.
  */
-export class LibsodiumAeadKey extends NonceAeadKey {
-  /** Explicit ArrayBuffer: never moves (bun-lab §0). */
-  private readonly key = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
+export class LibsodiumAeadKey extends HeldKeyAeadKey {
   private readonly keyPtr = ptr(this.key);
   private readonly noncePtr = ptr(this.nonce);
 
   constructor(private readonly lib: LibsodiumHandle, key: Uint8Array) {
-    super();
-    if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
-    this.key.set(key);
-  }
-
-  rekey(key: Uint8Array): boolean {
-    if (this.disposed || key.length !== KEY_LENGTH) return false;
-    this.key.set(key);
-    return true;
+    super(key);
   }
 
   protected sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
@@ -43,10 +32,5 @@ export class LibsodiumAeadKey extends NonceAeadKey {
       p, null, p, ctLen, (p + ctLen) as Pointer, hasAad ? ptr(aad) : null, hasAad ? aad.length : 0, this.noncePtr, this.keyPtr,
     );
     return rc === 0 ? ctLen : -1;
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    this.key.fill(0);
   }
 }

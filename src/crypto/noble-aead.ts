@@ -1,7 +1,6 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import { KEY_LENGTH, NonceAeadKey, TAG_LENGTH } from "./aead.ts";
-import { CryptoError } from "./errors.ts";
+import { HeldKeyAeadKey, TAG_LENGTH } from "./aead.ts";
 
 const PAD = new Uint8Array(16);
 
@@ -11,23 +10,14 @@ const PAD = new Uint8Array(16);
  * the caller's buffer without copies. It still allocates a little per call (noble's Poly1305 state,
  * subarray views): it is the fallback and the oracle, not the data path.
  */
-export class NobleAeadKey extends NonceAeadKey {
-  private readonly key = new Uint8Array(KEY_LENGTH);
+export class NobleAeadKey extends HeldKeyAeadKey {
   private readonly polyKey = new Uint8Array(64);
   private readonly lengths = new Uint8Array(16);
   private readonly lengthsView = new DataView(this.lengths.buffer);
   private readonly tag = new Uint8Array(16);
 
   constructor(key: Uint8Array) {
-    super();
-    if (key.length !== KEY_LENGTH) throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
-    this.key.set(key);
-  }
-
-  rekey(key: Uint8Array): boolean {
-    if (this.disposed || key.length !== KEY_LENGTH) return false;
-    this.key.set(key);
-    return true;
+    super(key);
   }
 
   protected sealCurrent(buf: Uint8Array, off: number, len: number, aad: Uint8Array | undefined): number {
@@ -50,10 +40,9 @@ export class NobleAeadKey extends NonceAeadKey {
     return ctLen;
   }
 
-  dispose(): void {
-    this.key.fill(0);
+  override dispose(): void {
+    super.dispose();
     this.polyKey.fill(0);
-    this.disposed = true;
   }
 
   private computeTag(ciphertext: Uint8Array, aad: Uint8Array | undefined): void {
