@@ -1,6 +1,7 @@
 /**
  * Fuzz: mutated valid WireGuard messages of all four types, fed to `decapsulate` of a tunnel and
- * of a device. Every valid original is delivered once first (and must succeed); after that every
+ * of a device, or to `decapsulateAt` with the message at a random offset in a larger buffer
+ * (copied out, or opened in place in that buffer). Every valid original is delivered once first (and must succeed); after that every
  * mutation, and every replay, must come back as a drop with exactly one drop counter bumped. No
  * exception may escape. Seeded, so a failure names the seed and iteration to reproduce it.
  */
@@ -52,6 +53,14 @@ function mutate(msg: Uint8Array): Uint8Array {
   }
   // A mutation that changed nothing is still a replay of a consumed message: also a drop.
   return m;
+}
+
+/** msg at buf[off, off+len) inside random bytes (0..15 of them after it). */
+function framed(msg: Uint8Array, off: number): Uint8Array {
+  const buf = new Uint8Array(off + msg.length + below(16));
+  for (let i = 0; i < buf.length; i++) buf[i] = below(256);
+  buf.set(msg, off);
+  return buf;
 }
 
 test(`fuzz decapsulate with ${ITERATIONS} mutated messages (seed ${SEED})`, () => {
@@ -123,17 +132,24 @@ test(`fuzz decapsulate with ${ITERATIONS} mutated messages (seed ${SEED})`, () =
     const tunnel = target === "a" ? a : target === "b" ? b : target === "loaded" ? loaded : null;
     const counted = () => (tunnel ? tunnel.stats.dropsTotal + tunnel.stats.cookieRepliesSent : device.stats.dropsTotal + device.peer("a")!.stats.dropsTotal);
     const before = counted();
+    // 0: plain form; 1: at a random offset, opened in `out`; 2: at a random offset, in place.
+    const form = below(3);
+    const off = form === 0 ? 0 : below(64);
+    const buf = form === 0 ? m : framed(m, off);
+    const dst = form === 2 ? buf : out;
     let r: TunnResult;
     try {
-      r = tunnel ? tunnel.decapsulate(m, out, time.now, "192.0.2.1", 1) : device.decapsulate(m, out, time.now, "192.0.2.1", 1);
+      if (form === 0) r = tunnel ? tunnel.decapsulate(m, out, time.now, "192.0.2.1", 1) : device.decapsulate(m, out, time.now, "192.0.2.1", 1);
+      else if (tunnel) r = tunnel.decapsulateAt(buf, off, m.length, dst, time.now, "192.0.2.1", 1);
+      else r = device.decapsulateAt(buf, off, m.length, dst, time.now, "192.0.2.1", 1);
     } catch (e) {
-      throw new Error(`seed ${SEED} iteration ${i}: exception ${e} for ${Buffer.from(m).toString("hex")}`);
+      throw new Error(`seed ${SEED} iteration ${i} (form ${form}, offset ${off}): exception ${e} for ${Buffer.from(m).toString("hex")}`);
     }
     // Under load a MAC1-valid initiation earns a cookie reply instead of a DH: the one other
     // legitimate answer to a mutated message, and only from the loaded responder.
     const cookieReply = target === "loaded" && r.action === TunnAction.WriteToNetwork && r.length === 64 && r.buf[0] === 3;
     if (r.action !== TunnAction.Dropped && !cookieReply) {
-      throw new Error(`seed ${SEED} iteration ${i}: mutated ${target} message gave action ${r.action}: ${Buffer.from(m).toString("hex")}`);
+      throw new Error(`seed ${SEED} iteration ${i} (form ${form}, offset ${off}): mutated ${target} message gave action ${r.action}: ${Buffer.from(m).toString("hex")}`);
     }
     expect(counted() - before).toBe(1);
     if (cookieReply) cookies++;
@@ -144,4 +160,10 @@ test(`fuzz decapsulate with ${ITERATIONS} mutated messages (seed ${SEED})`, () =
   // The tunnels still work after all that.
   const d = copyOut(a.encapsulate(ipv4Packet("still alive"), out, time.now));
   expect(b.decapsulate(d, out, time.now).action).toBe(TunnAction.WriteToTunnelV4);
+  const d2 = copyOut(a.encapsulate(ipv4Packet("at an offset too"), out, time.now));
+  const f = framed(d2, 29);
+  const r = b.decapsulateAt(f, 29, d2.length, f, time.now);
+  expect(r.action).toBe(TunnAction.WriteToTunnelV4);
+  expect(r.buf).toBe(f);
+  expect(r.offset).toBe(29 + 16);
 });
