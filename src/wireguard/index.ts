@@ -4,6 +4,8 @@
  *
  *   r = tunnel.encapsulate(ipPacket, out, now)            // TUN → network
  *   r = tunnel.decapsulate(datagram, out, now, addr, port) // network → TUN / reply
+ *   r = tunnel.decapsulateAt(buf, off, len, out, now, …)   // the same for buf[off, off+len), no view
+ *                                                          // (out === buf: opened in place at off)
  *   act on r (WriteToNetwork / WriteToTunnelV4|V6 / Dropped / Done), then
  *   while ((r = tunnel.pollTransmit(now)).action !== Done) send r
  *   at tunnel.pollTimeout()?.at: r = tunnel.handleTimeout(now), act, drain pollTransmit
