@@ -1,3 +1,5 @@
+import { requireLength } from "./errors.ts";
+
 /** ChaCha20-Poly1305 (RFC 8439) under one fixed 32-byte key, the WireGuard data-path AEAD. */
 export interface AeadKey {
   /** Encrypts buf[off, off+len) in place and writes the 16-byte tag right after it.
@@ -30,8 +32,6 @@ export const KEY_LENGTH = 32;
 export const TAG_LENGTH = 16;
 export const NONCE_LENGTH = 12;
 
-import { requireLength } from "./errors.ts";
-
 const TWO_POW_32 = 0x1_0000_0000;
 
 /**
@@ -46,17 +46,30 @@ export function writeNonce(view: DataView, counter: number): void {
   view.setUint32(8, Math.floor(counter / TWO_POW_32) >>> 0, true);
 }
 
+/** Where a backend's own pinned bytes start in `mem`, after the nonce (16-byte aligned). */
+export const SCRATCH_OFFSET = 16;
+
 /**
- * What every backend shares: the pinned 12-byte nonce, the four public entry points and the
- * range check, so a backend writes only its cipher calls (`sealCurrent`/`openCurrent` on the
- * nonce already in `nonce` and a range already checked), `rekey` and `dispose`.
- * The wrappers allocate nothing; `nonce` is an explicit ArrayBuffer so its address can go to C.
+ * What every backend shares: the pinned nonce, the four public entry points and the range
+ * check, so a backend writes only its cipher calls (`sealCurrent`/`openCurrent` on the nonce
+ * already in mem[0,12) and a range already checked), `rekey` and `dispose`.
+ * The wrappers allocate nothing per call.
  */
 export abstract class NonceAeadKey implements RawNonceAeadKey {
-  /** The nonce of the current call. Explicit ArrayBuffer: never moves (bun-lab §0). */
-  protected readonly nonce = new Uint8Array(new ArrayBuffer(NONCE_LENGTH));
-  private readonly nonceView = new DataView(this.nonce.buffer);
+  /**
+   * [0,12) the nonce of the current call, from SCRATCH_OFFSET the backend's own bytes (sizes
+   * are the backend's). One explicit ArrayBuffer per key: it never moves, so its addresses can go
+   * to C (bun-lab §0), and one allocation is cheaper at key set-up than one per field.
+   */
+  protected readonly mem: Uint8Array;
+  private readonly nonceView: DataView;
   protected disposed = false;
+
+  protected constructor(memLength: number = NONCE_LENGTH) {
+    const b = new ArrayBuffer(memLength);
+    this.mem = new Uint8Array(b);
+    this.nonceView = new DataView(b, 0, NONCE_LENGTH);
+  }
 
   seal(counter: number, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
     if (!this.fits(buf, off, len, 0, TAG_LENGTH)) return -1;
@@ -66,7 +79,7 @@ export abstract class NonceAeadKey implements RawNonceAeadKey {
 
   sealWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
     if (nonce.length !== NONCE_LENGTH || !this.fits(buf, off, len, 0, TAG_LENGTH)) return -1;
-    this.nonce.set(nonce);
+    this.mem.set(nonce);
     return this.sealCurrent(buf, off, len, aad);
   }
 
@@ -78,7 +91,7 @@ export abstract class NonceAeadKey implements RawNonceAeadKey {
 
   openWithNonce(nonce: Uint8Array, buf: Uint8Array, off: number, len: number, aad?: Uint8Array): number {
     if (nonce.length !== NONCE_LENGTH || !this.fits(buf, off, len, TAG_LENGTH, 0)) return -1;
-    this.nonce.set(nonce);
+    this.mem.set(nonce);
     return this.openCurrent(buf, off, len, aad);
   }
 
@@ -98,26 +111,23 @@ export abstract class NonceAeadKey implements RawNonceAeadKey {
 
 /**
  * A backend that keeps the raw key itself (libsodium's calls are stateless, noble is plain JS):
- * the key sits in pinned memory here, `rekey` overwrites it and `dispose` zeroes it.
+ * the key sits in mem[SCRATCH_OFFSET, +32), `rekey` overwrites it and `dispose` zeroes it.
  */
 export abstract class HeldKeyAeadKey extends NonceAeadKey {
-  /** Explicit ArrayBuffer: its address may go to C and must not move (bun-lab §0). */
-  protected readonly key = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
-
   protected constructor(key: Uint8Array) {
-    super();
+    super(SCRATCH_OFFSET + KEY_LENGTH);
     requireLength("ChaCha20-Poly1305 key", key, KEY_LENGTH);
-    this.key.set(key);
+    this.mem.set(key, SCRATCH_OFFSET);
   }
 
   rekey(key: Uint8Array): boolean {
     if (this.disposed || key.length !== KEY_LENGTH) return false;
-    this.key.set(key);
+    this.mem.set(key, SCRATCH_OFFSET);
     return true;
   }
 
   dispose(): void {
     this.disposed = true;
-    this.key.fill(0);
+    this.mem.fill(0);
   }
 }

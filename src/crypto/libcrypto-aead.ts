@@ -1,6 +1,6 @@
 import { ptr, type Pointer } from "bun:ffi";
 import { EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG, type LibcryptoHandle } from "../../ffi/libcrypto.ts";
-import { type AeadUsage, KEY_LENGTH, NonceAeadKey, TAG_LENGTH } from "./aead.ts";
+import { type AeadUsage, KEY_LENGTH, NONCE_LENGTH, NonceAeadKey, SCRATCH_OFFSET, TAG_LENGTH } from "./aead.ts";
 import { CryptoError, requireLength } from "./errors.ts";
 
 /** Frees the EVP contexts of keys that were dropped without dispose(). */
@@ -22,19 +22,21 @@ export interface LibcryptoAeadOptions {
  * memory (an explicit ArrayBuffer) owned by this object, since their addresses go to C.
  */
 export class LibcryptoAeadKey extends NonceAeadKey {
-  /** The out-length int OpenSSL writes. Explicit ArrayBuffer: never moves (bun-lab §0). */
-  private readonly outl = new Uint8Array(new ArrayBuffer(4));
-  private readonly noncePtr = ptr(this.nonce);
-  private readonly outlPtr = ptr(this.outl);
+  // mem: [0,12) nonce, [12,16) the out-length int OpenSSL writes, [16,48) keyBuf.
+  private readonly noncePtr: Pointer;
+  private readonly outlPtr: Pointer;
   private readonly enc: Pointer | null;
   private readonly dec: Pointer | null;
   private readonly shared: boolean;
   private readonly token = {};
   /** The key on its way to C (rekey): pinned, zeroed right after the init call. */
-  private readonly keyBuf = new Uint8Array(new ArrayBuffer(KEY_LENGTH));
+  private readonly keyBuf: Uint8Array;
 
   constructor(private readonly lib: LibcryptoHandle, key: Uint8Array, opts: LibcryptoAeadOptions = {}) {
-    super();
+    super(SCRATCH_OFFSET + KEY_LENGTH);
+    this.noncePtr = ptr(this.mem, 0);
+    this.outlPtr = ptr(this.mem, NONCE_LENGTH);
+    this.keyBuf = this.mem.subarray(SCRATCH_OFFSET, SCRATCH_OFFSET + KEY_LENGTH);
     requireLength("ChaCha20-Poly1305 key", key, KEY_LENGTH);
     const s = lib.sym;
     const usage = opts.usage ?? "both";

@@ -1,6 +1,6 @@
 import { ptr, type Pointer } from "bun:ffi";
 import type { LibsodiumHandle } from "../../ffi/libsodium.ts";
-import { HeldKeyAeadKey, TAG_LENGTH } from "./aead.ts";
+import { HeldKeyAeadKey, SCRATCH_OFFSET, TAG_LENGTH } from "./aead.ts";
 
 /**
  * ChaCha20-Poly1305 through libsodium's detached IETF functions: one FFI call per packet.
@@ -8,8 +8,8 @@ import { HeldKeyAeadKey, TAG_LENGTH } from "./aead.ts";
  * Decryption verifies the tag before writing, so a failed open leaves the ciphertext untouched.
  */
 export class LibsodiumAeadKey extends HeldKeyAeadKey {
-  private readonly keyPtr = ptr(this.key);
-  private readonly noncePtr = ptr(this.nonce);
+  private readonly noncePtr = ptr(this.mem, 0);
+  private readonly keyPtr = ptr(this.mem, SCRATCH_OFFSET);
 
   constructor(private readonly lib: LibsodiumHandle, key: Uint8Array) {
     super(key);

@@ -1,6 +1,6 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { poly1305 } from "@noble/ciphers/_poly1305.js";
-import { HeldKeyAeadKey, TAG_LENGTH } from "./aead.ts";
+import { HeldKeyAeadKey, KEY_LENGTH, NONCE_LENGTH, SCRATCH_OFFSET, TAG_LENGTH } from "./aead.ts";
 
 const PAD = new Uint8Array(16);
 
@@ -11,6 +11,9 @@ const PAD = new Uint8Array(16);
  * subarray views): it is the fallback and the oracle, not the data path.
  */
 export class NobleAeadKey extends HeldKeyAeadKey {
+  // Views of the base's memory: noble wants a 12-byte nonce and a 32-byte key.
+  private readonly nonce = this.mem.subarray(0, NONCE_LENGTH);
+  private readonly key = this.mem.subarray(SCRATCH_OFFSET, SCRATCH_OFFSET + KEY_LENGTH);
   private readonly polyKey = new Uint8Array(64);
   private readonly lengths = new Uint8Array(16);
   private readonly lengthsView = new DataView(this.lengths.buffer);
