@@ -9,7 +9,7 @@ import {
 } from "./constants.ts";
 import { consumeInitiationStatic, LocalStatic } from "./handshake.ts";
 import { IndexTable } from "./index-table.ts";
-import { readU32 } from "./messages.ts";
+import { inBounds, messageView, readU32 } from "./messages.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { DropReason, setDropped, setResult, TunnAction, TunnResult } from "./result.ts";
 import { randomIndex, Tunnel, type TunnelConfig } from "./tunnel.ts";
@@ -139,13 +139,12 @@ export class Device<Id = string> {
     srcPort?: number,
   ): TunnResult {
     this.lastPeer = undefined;
-    if ((off >>> 0) !== off || (len >>> 0) !== len || off + len > buf.length || len < 8) return this.dropped(DropReason.InvalidLength);
+    if (!inBounds(buf, off, len) || len < 8) return this.dropped(DropReason.InvalidLength);
     const type = buf[off];
     if (type === MESSAGE_HANDSHAKE_INITIATION) {
       if (len !== MESSAGE_INITIATION_SIZE) return this.dropped(DropReason.InvalidLength);
       if (buf[off + 1] !== 0 || buf[off + 2] !== 0 || buf[off + 3] !== 0) return this.dropped(DropReason.UnknownType);
-      // Initiations are rare and allocate anyway (the consumed state, a session): a view is fine.
-      const msg = off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
+      const msg = messageView(buf, off, len);
       switch (gateHandshake(this.checker, this.limiter, msg, len, now, srcAddress, srcPort, this.ctrl)) {
         case GateVerdict.Pass:
           break;

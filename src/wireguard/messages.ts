@@ -53,6 +53,19 @@ export const Transport = {
   content: 16,
 } as const;
 
+/** buf[off, off+len) is a real range of buf: whole non-negative numbers that stay inside it. */
+export function inBounds(buf: Uint8Array, off: number, len: number): boolean {
+  return (off >>> 0) === off && (len >>> 0) === len && off + len <= buf.length;
+}
+
+/**
+ * The handshake message at buf[off, off+len) as its own array. Handshakes are rare and allocate
+ * anyway (keys, sessions); only the transport path must not, and it reads at the offset directly.
+ */
+export function messageView(buf: Uint8Array, off: number, len: number): Uint8Array {
+  return off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
+}
+
 export function readU32(buf: Uint8Array, off: number): number {
   return (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0;
 }

@@ -44,7 +44,7 @@ import {
   type InitiatorState,
 } from "./handshake.ts";
 import { IndexTable } from "./index-table.ts";
-import { readU32, readU64 } from "./messages.ts";
+import { inBounds, messageView, readU32, readU64 } from "./messages.ts";
 import { RateLimiter } from "./rate-limiter.ts";
 import { DropReason, setDone, setDropped, setResult, TunnAction, TunnResult } from "./result.ts";
 import { Session } from "./session.ts";
@@ -88,19 +88,6 @@ export type TunnelEvent =
 export interface Timeout {
   at: number;
   reason: string;
-}
-
-/** Whether buf[off, off+len) is a real range of buf (false for NaN, negatives, fractions, overruns). */
-function inBounds(buf: Uint8Array, off: number, len: number): boolean {
-  return (off >>> 0) === off && (len >>> 0) === len && off + len <= buf.length;
-}
-
-/**
- * The handshake message at buf[off, off+len) as its own array. Handshakes are rare and allocate
- * anyway (keys, sessions); only the transport path must not, and it reads at the offset directly.
- */
-function messageView(buf: Uint8Array, off: number, len: number): Uint8Array {
-  return off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
 }
 
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
