@@ -18,6 +18,23 @@ function signal(from: IceAgent, to: IceAgent, c: Candidate | undefined, now: num
   if (c) to.addRemoteCandidate(c, now);
 }
 
+/**
+ * A client with one host candidate and a gateway with a host and a relay candidate, all signalled,
+ * on a wire (the relay address forwards to the gateway), run until `until` ms.
+ */
+function directAndRelayed(seed: number, until: number) {
+  const { client, gateway } = pair(seed);
+  const cHost = addr("10.0.0.1", 5000);
+  const gHost = addr("10.0.0.2", 6000);
+  const gRelay = addr("100.64.9.9", 50000);
+  signal(client, gateway, client.addLocalCandidate("host", cHost, cHost, 0), 0);
+  signal(gateway, client, gateway.addLocalCandidate("host", gHost, gHost, 0), 0);
+  signal(gateway, client, gateway.addLocalCandidate("relay", gRelay, gRelay, 0), 0);
+  const wire = new Wire([{ agent: client, owns: is(cHost) }, { agent: gateway, owns: (a) => is(gHost)(a) || is(gRelay)(a) }]);
+  wire.run(until);
+  return { client, gateway, wire, cHost, gHost, gRelay };
+}
+
 describe("timeouts match Firezone's ICE configs (reference §2 table)", () => {
   test("client_default 16.5 s, client_idle 100 s, server_default 615.5 s, server_idle 1000 s", () => {
     expect(iceTimeout(CLIENT_DEFAULT)).toBe(16_500);
@@ -80,15 +97,7 @@ describe("always use all candidates", () => {
   });
 
   test("when the nominated path dies, traffic moves to the other working pair", () => {
-    const { client, gateway } = pair(4);
-    const cHost = addr("10.0.0.1", 5000);
-    const gHost = addr("10.0.0.2", 6000);
-    const gRelay = addr("100.64.9.9", 50000);
-    signal(client, gateway, client.addLocalCandidate("host", cHost, cHost, 0), 0);
-    signal(gateway, client, gateway.addLocalCandidate("host", gHost, gHost, 0), 0);
-    signal(gateway, client, gateway.addLocalCandidate("relay", gRelay, gRelay, 0), 0);
-    const wire = new Wire([{ agent: client, owns: is(cHost) }, { agent: gateway, owns: (a) => is(gHost)(a) || is(gRelay)(a) }]);
-    wire.run(2000);
+    const { client, gateway, wire, gHost, gRelay } = directAndRelayed(4, 2000);
     expect(client.nominated()?.destination).toEqual(gHost);
     const cutAt = wire.now;
     wire.blocked = (from, to) => is(gHost)(from) || is(gHost)(to);
@@ -110,15 +119,7 @@ describe("always use all candidates", () => {
   });
 
   test("a stalled pair that answers again is nominated again; a left unconfirmed nomination is dropped", () => {
-    const { client, gateway } = pair(5);
-    const cHost = addr("10.0.0.1", 5000);
-    const gHost = addr("10.0.0.2", 6000);
-    const gRelay = addr("100.64.9.9", 50000);
-    signal(client, gateway, client.addLocalCandidate("host", cHost, cHost, 0), 0);
-    signal(gateway, client, gateway.addLocalCandidate("host", gHost, gHost, 0), 0);
-    signal(gateway, client, gateway.addLocalCandidate("relay", gRelay, gRelay, 0), 0);
-    const wire = new Wire([{ agent: client, owns: is(cHost) }, { agent: gateway, owns: (a) => is(gHost)(a) || is(gRelay)(a) }]);
-    wire.run(2000);
+    const { client, gateway, wire, gHost, gRelay } = directAndRelayed(5, 2000);
     expect(client.nominated()?.destination).toEqual(gHost);
     wire.blocked = (from, to) => is(gHost)(from) || is(gHost)(to);
     wire.run(wire.now + 8000);
