@@ -54,7 +54,7 @@ import { x25519GenerateKeyPair } from "../crypto/index.ts";
 import { logger } from "../log/index.ts";
 import { cryptoRandom, looksLikeStun, parseMessage, sameAddress, type RandomSource, type SocketAddress } from "../stun/index.ts";
 import type { Allocation } from "../turn/index.ts";
-import { Device, DropReason, MESSAGE_HANDSHAKE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE, TunnAction, type TunnResult } from "../wireguard/index.ts";
+import { Device, DropReason, MESSAGE_TRANSPORT_HEADER_SIZE, TunnAction, type TunnResult } from "../wireguard/index.ts";
 import { Connection, type Path } from "./connection.ts";
 import {
   CHANNEL_DATA_HEADROOM,
@@ -527,20 +527,9 @@ export class Node<TId, RId> {
   }
 
   private handleWireGuard(from: SocketAddress, local: SocketAddress, bytes: Uint8Array, off: number, len: number, now: number): ReceivedPacket<TId> | undefined {
-    let r: TunnResult;
-    let id: TId | undefined;
-    if (len === MESSAGE_RESPONSE_SIZE && bytes[off] === MESSAGE_HANDSHAKE_RESPONSE) {
-      // A response names our index at offset 8 (its own sender index is at 4), so it is routed
-      // here rather than by Device.decapsulate, which looks at offset 4 for every non-initiation.
-      const tunnel = this.device.indexTable.get(readReceiverOfResponse(bytes, off));
-      if (tunnel === undefined) return this.dropIn("wireguard-UnknownReceiverIndex");
-      r = tunnel.decapsulateAt(bytes, off, len, this.recvBuf, now, from.ip, from.port);
-      id = tunnel.tag as TId;
-    } else {
-      // Transport data is copied into recvBuf and opened there: the caller's bytes stay intact.
-      r = this.device.decapsulateAt(bytes, off, len, this.recvBuf, now, from.ip, from.port);
-      id = this.device.lastPeer;
-    }
+    // Transport data is copied into recvBuf and opened there: the caller's bytes stay intact.
+    const r = this.device.decapsulateAt(bytes, off, len, this.recvBuf, now, from.ip, from.port);
+    const id = this.device.lastPeer;
     const conn = id === undefined ? undefined : this.connections.get(id);
     switch (r.action) {
       case TunnAction.Dropped:
@@ -926,8 +915,4 @@ export class Node<TId, RId> {
 
 function sameCandidate(a: Candidate, b: Candidate): boolean {
   return a.ip === b.ip && a.port === b.port && a.kind === b.kind;
-}
-
-function readReceiverOfResponse(b: Uint8Array, off: number): number {
-  return (b[off + 8]! | (b[off + 9]! << 8) | (b[off + 10]! << 16) | (b[off + 11]! << 24)) >>> 0;
 }
