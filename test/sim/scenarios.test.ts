@@ -5,13 +5,21 @@
 import { describe, expect, test } from "bun:test";
 import { NodeHost } from "./node-host.ts";
 import { ProbeFlow, ReliableStream } from "./traffic.ts";
-import { buildWorld, report, suiteSeeds, untilEstablished, type Placement } from "./world.ts";
+import { buildWorld, report, suiteSeeds, untilEstablished, type Placement, type World } from "./world.ts";
 
 const SEEDS = suiteSeeds([1, 2, 3]);
 /** Every attachment jitters by up to this many ms, so datagrams reorder and seeds differ. */
 const JITTER = 4;
 /** Without loss a connection is up within this many virtual ms of the upsert (measured: 0.3–1.7 s). */
 const ESTABLISH_BOUND = 3_000;
+
+/** Numbered probe flows both ways between the world's client and gateway, started now. */
+function probesBothWays(w: World, interval?: number): { up: ProbeFlow; down: ProbeFlow } {
+  return {
+    up: new ProbeFlow(w.sim, w.client, w.gateway, 7000, interval).start(),
+    down: new ProbeFlow(w.sim, w.gateway, w.client, 7001, interval).start(),
+  };
+}
 
 describe("1. both peers public", () => {
   for (const seed of SEEDS) {
@@ -26,8 +34,7 @@ describe("1. both peers public", () => {
       const path = w.client.node.connection("gateway")!.path!;
       expect(path.kind).toBe("peer-to-peer");
       expect(w.gateway.node.connection("client")!.path!.kind).toBe("peer-to-peer");
-      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000).start();
-      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001).start();
+      const { up, down } = probesBothWays(w);
       w.sim.runFor(2_000);
       up.stop();
       down.stop();
@@ -58,8 +65,7 @@ describe("2. NATs", () => {
         expect(at! - t0).toBeLessThan(ESTABLISH_BOUND);
         const path = w.client.node.connection("gateway")!.path!;
         if (expected === "relayed") expect(path.kind).not.toBe("peer-to-peer");
-        const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000).start();
-        const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001).start();
+        const { up, down } = probesBothWays(w);
         w.sim.runFor(3_000);
         up.stop();
         down.stop();
@@ -81,8 +87,7 @@ describe("3. the relay in use disappears", () => {
       expect(untilEstablished(w)).toBeDefined();
       const before = w.client.node.connection("gateway")!;
       expect(before.path!.kind).not.toBe("peer-to-peer");
-      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
-      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      const { up, down } = probesBothWays(w, 20);
       w.sim.runFor(2_000);
       // The relay the client's connection allocates on dies and the portal says so.
       const dead = w.relays.find((r) => r.id === before.relay)!;
@@ -123,8 +128,7 @@ describe("4. Firezone's race: peers 5 ms apart, candidates 40 ms late", () => {
       const at = untilEstablished(w);
       expect(at).toBeDefined();
       expect(at! - t0).toBeLessThan(ESTABLISH_BOUND);
-      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 100).start();
-      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 100).start();
+      const { up, down } = probesBothWays(w, 100);
       // Sample the nominated path once a second; after the first 10 s it must not move.
       const paths: string[] = [];
       const sample = () => {
@@ -161,8 +165,7 @@ describe("5. upsert of an established connection", () => {
       w.sim.runFor(1_000);
       const params = w.portal.connect(w.client, w.gateway);
       expect(untilEstablished(w)).toBeDefined();
-      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
-      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      const { up, down } = probesBothWays(w, 20);
       w.sim.runFor(25_000); // past the 20 s roll-over guard of the first handshake
       const hs = () => w.client.node.connection("gateway")!.handshakesCompleted;
       const ghs = () => w.gateway.node.connection("client")!.handshakesCompleted;
@@ -210,8 +213,7 @@ describe("6. one side restarts and says goodbye first", () => {
       w.sim.runFor(1_000);
       w.portal.connect(w.client, w.gateway);
       expect(untilEstablished(w)).toBeDefined();
-      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
-      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      const { up, down } = probesBothWays(w, 20);
       w.sim.runFor(3_000);
       const tRestart = w.sim.now;
       expect(w.gateway.node.closeConnection("client", tRestart)).toBe(true);
@@ -284,8 +286,7 @@ describe("8. network change on the client (reset)", () => {
       w.sim.runFor(1_000);
       w.portal.connect(w.client, w.gateway);
       expect(untilEstablished(w)).toBeDefined();
-      const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 20).start();
-      const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 20).start();
+      const { up, down } = probesBothWays(w, 20);
       w.sim.runFor(3_000);
       // The laptop moves to the café's Wi-Fi and the client resets; with its new key it reconnects the portal (40 ms).
       const tReset = w.sim.now;
@@ -352,8 +353,7 @@ function rebindingRecovery(seed: number, client: Placement, gateway: Placement, 
   w.sim.runFor(1_000);
   w.portal.connect(w.client, w.gateway);
   expect(untilEstablished(w)).toBeDefined();
-  const up = new ProbeFlow(w.sim, w.client, w.gateway, 7000, 50).start();
-  const down = new ProbeFlow(w.sim, w.gateway, w.client, 7001, 50).start();
+  const { up, down } = probesBothWays(w, 50);
   w.sim.runFor(3_000);
   const t = w.sim.now;
   w.clientNat!.reset();
